@@ -1,0 +1,202 @@
+/**
+ * The one reader of the environment. `loadConfig(env)` validates every variable documented in
+ * `.env.example` and returns typed options; nothing else in `src/` touches `process.env`.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import shellQuote from 'shell-quote';
+import { z } from 'zod';
+import { UserError } from './core/errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface DiscordConfig {
+  token: string;
+  guildId: string;
+  notifyChannelId: string | null;
+  apiBase: string | null;
+}
+
+export interface SlackConfig {
+  botToken: string;
+  appToken: string | null;
+  signingSecret: string | null;
+  port: number | null;
+  apiUrl: string | null;
+  notifyChannel: string | null;
+}
+
+export interface AuthConfig {
+  /** `platform:userId` entries, e.g. `discord:1234`, `slack:U0123`. */
+  allowedUsers: string[];
+  /** Discord role ids. */
+  allowedRoles: string[];
+  allowAll: boolean;
+}
+
+export interface Config {
+  repoRoot: string;
+  dataDir: string;
+  worktreesDir: string;
+  sessionsDir: string;
+  dbFile: string;
+  baseBranch: string | null;
+  /** The agent executable and the arguments that always precede ours. */
+  agentCommand: string;
+  agentArgs: string[];
+  playtestCommand: string;
+  piAgentDir: string;
+  logLevel: LogLevel;
+  /** Environment handed to agent and playtest processes: the caller's, minus the bot's own secrets. */
+  agentEnv: Record<string, string>;
+  discord: DiscordConfig | null;
+  slack: SlackConfig | null;
+  auth: AuthConfig;
+}
+
+/** Variables the agent must never see: its tools run arbitrary commands with its environment. */
+const BOT_SECRETS = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET'] as const;
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z.object({
+  REPO_ROOT: optional,
+  DATA_DIR: optional,
+  WORKTREES_DIR: optional,
+  BASE_BRANCH: optional,
+  AGENT_COMMAND: optional,
+  AGENT_ARGS: optional,
+  PLAYTEST_COMMAND: optional,
+  PI_CODING_AGENT_DIR: optional,
+  LOG_LEVEL: optional.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
+  DISCORD_TOKEN: optional,
+  DISCORD_GUILD_ID: optional.pipe(z.string().regex(/^\d{5,25}$/, 'must be a numeric Discord id').optional()),
+  DISCORD_NOTIFY_CHANNEL_ID: optional.pipe(z.string().regex(/^\d{5,25}$/, 'must be a numeric Discord id').optional()),
+  DISCORD_API_BASE: optional.pipe(z.string().url('must be a URL such as http://127.0.0.1:8080/api').optional()),
+  SLACK_BOT_TOKEN: optional,
+  SLACK_APP_TOKEN: optional,
+  SLACK_SIGNING_SECRET: optional,
+  PORT: optional.pipe(z.coerce.number().int().min(1).max(65535).optional()),
+  SLACK_API_URL: optional.pipe(z.string().url('must be a URL such as http://127.0.0.1:8080/api/').optional()),
+  SLACK_NOTIFY_CHANNEL: optional,
+  ALLOWED_USERS: optional,
+  ALLOWED_ROLES: optional,
+  ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
+});
+
+/** The pi CLI shipped in this project's own dependencies. */
+export function bundledPiCli(): string {
+  const require = createRequire(import.meta.url);
+  const pkgJson = require.resolve('@mariozechner/pi-coding-agent/package.json');
+  return path.join(path.dirname(pkgJson), 'dist', 'cli.js');
+}
+
+function splitArgs(name: string, value: string | undefined): string[] {
+  if (!value) return [];
+  const parsed = shellQuote.parse(value);
+  const args: string[] = [];
+  for (const part of parsed) {
+    if (typeof part !== 'string') {
+      throw new UserError('CONFIG_INVALID', `${name} may hold only plain arguments (no pipes, redirects or globs); see .env.example`);
+    }
+    args.push(part);
+  }
+  return args;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${lines.join('\n  ')}\nSee .env.example for every variable.`);
+  }
+  const e = parsed.data;
+  const repoRoot = path.resolve(cwd, e.REPO_ROOT ?? '.');
+  const dataDir = path.resolve(repoRoot, e.DATA_DIR ?? '.chatops');
+  const worktreesDir = path.resolve(repoRoot, e.WORKTREES_DIR ?? path.join(dataDir, 'worktrees'));
+
+  let agentCommand: string;
+  let agentArgs: string[];
+  if (e.AGENT_COMMAND) {
+    const cmd = splitArgs('AGENT_COMMAND', e.AGENT_COMMAND);
+    if (cmd.length === 0) throw new UserError('CONFIG_INVALID', 'AGENT_COMMAND is empty; unset it to use the bundled pi');
+    agentCommand = cmd[0]!;
+    agentArgs = [...cmd.slice(1), ...splitArgs('AGENT_ARGS', e.AGENT_ARGS)];
+  } else {
+    agentCommand = process.execPath;
+    agentArgs = [bundledPiCli(), ...splitArgs('AGENT_ARGS', e.AGENT_ARGS)];
+  }
+
+  const agentEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && !(BOT_SECRETS as readonly string[]).includes(k)) agentEnv[k] = v;
+  }
+
+  let discord: DiscordConfig | null = null;
+  if (e.DISCORD_TOKEN) {
+    if (!e.DISCORD_GUILD_ID) {
+      throw new UserError('CONFIG_INVALID', 'DISCORD_TOKEN is set but DISCORD_GUILD_ID is not: set it to the id of your server (see .env.example)');
+    }
+    discord = {
+      token: e.DISCORD_TOKEN,
+      guildId: e.DISCORD_GUILD_ID,
+      notifyChannelId: e.DISCORD_NOTIFY_CHANNEL_ID ?? null,
+      apiBase: e.DISCORD_API_BASE ?? null,
+    };
+  }
+
+  let slack: SlackConfig | null = null;
+  if (e.SLACK_BOT_TOKEN) {
+    const httpMode = Boolean(e.SLACK_SIGNING_SECRET && e.PORT);
+    if (!httpMode && !e.SLACK_APP_TOKEN) {
+      throw new UserError(
+        'CONFIG_INVALID',
+        'SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET with PORT (HTTP mode) is: see .env.example',
+      );
+    }
+    slack = {
+      botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN ?? null,
+      signingSecret: e.SLACK_SIGNING_SECRET ?? null,
+      port: e.PORT ?? null,
+      apiUrl: e.SLACK_API_URL ?? null,
+      notifyChannel: e.SLACK_NOTIFY_CHANNEL ?? null,
+    };
+  }
+
+  const allowAll = ['true', '1', 'yes'].includes(e.ALLOW_ALL_USERS ?? 'false');
+  const allowedUsers = list(e.ALLOWED_USERS);
+  for (const u of allowedUsers) {
+    if (!/^(discord|slack|console|cli):[A-Za-z0-9_.-]+$/.test(u)) {
+      throw new UserError('CONFIG_INVALID', `ALLOWED_USERS entry "${u}" must look like discord:<user id> or slack:<user id>`);
+    }
+  }
+
+  return {
+    repoRoot,
+    dataDir,
+    worktreesDir,
+    sessionsDir: path.join(dataDir, 'sessions'),
+    dbFile: path.join(dataDir, 'chatops.sqlite'),
+    baseBranch: e.BASE_BRANCH ?? null,
+    agentCommand,
+    agentArgs,
+    playtestCommand: e.PLAYTEST_COMMAND ?? 'cargo run',
+    piAgentDir: path.resolve(repoRoot, e.PI_CODING_AGENT_DIR ?? path.join(dataDir, 'pi-agent')),
+    logLevel: e.LOG_LEVEL ?? 'info',
+    agentEnv,
+    discord,
+    slack,
+    auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
+  };
+}

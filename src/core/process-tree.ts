@@ -1,0 +1,87 @@
+/**
+ * Process-tree helpers for Linux and macOS. Agents and playtests run in their own process group
+ * (spawned `detached`), but their children may start groups of their own (pi runs each bash tool
+ * in a new group), so a stop collects the whole tree of descendants first and signals every
+ * member and every group, before any of them can be re-parented to PID 1.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+/** Parent pid of every live process, read from /proc (Linux) or `ps` (elsewhere). */
+function parentMap(): Map<number, number> {
+  const map = new Map<number, number>();
+  if (fs.existsSync('/proc/self/stat')) {
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        // The command name is in parentheses and may contain spaces: read after the last ')'.
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        map.set(Number(name), Number(rest[1]));
+      } catch {
+        // The process ended while we read.
+      }
+    }
+    return map;
+  }
+  const out = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  for (const line of out.split('\n')) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (pid && ppid !== undefined) map.set(pid, ppid);
+  }
+  return map;
+}
+
+/** The pid and all its live descendants, root first. */
+export function processTree(rootPid: number): number[] {
+  const parents = parentMap();
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of parents) {
+    const list = children.get(ppid) ?? [];
+    list.push(pid);
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    if (out.includes(pid)) continue;
+    if (pid === rootPid && !parents.has(pid)) continue;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function trySignal(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Sends `signal` to every process in the given set and to each one's process group.
+ * Pass a set collected with `processTree` before the root was asked to exit.
+ */
+export function signalTree(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    trySignal(-pid, signal);
+    trySignal(pid, signal);
+  }
+}
+
+/** Processes among `pids` that are still alive. */
+export function aliveOf(pids: number[]): number[] {
+  return pids.filter(isAlive);
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Tests spawn real pi processes, git and SQLite; give them room but never sleep.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: keep process-heavy files from starving each other.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
