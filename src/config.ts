@@ -2,6 +2,7 @@
  * The one reader of the environment. `loadConfig(env)` validates every variable documented in
  * `.env.example` and returns typed options; nothing else in `src/` touches `process.env`.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import shellQuote from 'shell-quote';
@@ -87,11 +88,28 @@ const schema = z.object({
   ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
 });
 
-/** The pi CLI shipped in this project's own dependencies. */
+/**
+ * Loads `<cwd>/.env` into the process environment if the file exists (variables already set
+ * win). Returns the file loaded, if any.
+ */
+export function loadDotEnv(cwd: string = process.cwd()): string | null {
+  const file = path.join(cwd, '.env');
+  if (!fs.existsSync(file)) return null;
+  const before = { ...process.env };
+  process.loadEnvFile(file);
+  Object.assign(process.env, before);
+  return file;
+}
+
+/** The pi CLI shipped in this project's own dependencies (its package exports no package.json). */
 export function bundledPiCli(): string {
   const require = createRequire(import.meta.url);
-  const pkgJson = require.resolve('@mariozechner/pi-coding-agent/package.json');
-  return path.join(path.dirname(pkgJson), 'dist', 'cli.js');
+  const name = '@mariozechner/pi-coding-agent';
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const cli = path.join(dir, name, 'dist', 'cli.js');
+    if (fs.existsSync(cli)) return cli;
+  }
+  throw new UserError('CONFIG_INVALID', `${name} is not installed: run "npm ci", or set AGENT_COMMAND (see .env.example)`);
 }
 
 function splitArgs(name: string, value: string | undefined): string[] {
@@ -178,7 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const allowedUsers = list(e.ALLOWED_USERS);
   for (const u of allowedUsers) {
     if (!/^(discord|slack|console|cli):[A-Za-z0-9_.-]+$/.test(u)) {
-      throw new UserError('CONFIG_INVALID', `ALLOWED_USERS entry "${u}" must look like discord:<user id> or slack:<user id>`);
+      throw new UserError('CONFIG_INVALID', `ALLOWED_USERS entry "${u}" must look like discord:<user id> or slack:<user id> (see .env.example)`);
     }
   }
 

@@ -29,6 +29,8 @@ export interface Run {
   ownsWorktree: boolean;
   branch: string | null;
   worktreePath: string | null;
+  /** The commit the run's branch was created from (for files-changed reports). */
+  baseSha: string | null;
   /** The pi session file (JSONL) this run writes; a refinement resumes it. */
   sessionFile: string | null;
   prompt: string;

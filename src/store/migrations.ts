@@ -30,6 +30,7 @@ export const MIGRATIONS: Migration[] = [
         owns_worktree  INTEGER NOT NULL,
         branch         TEXT,
         worktree_path  TEXT,
+        base_sha       TEXT,
         session_file   TEXT,
         prompt         TEXT NOT NULL,
         token_hash     TEXT NOT NULL UNIQUE,
@@ -37,6 +38,7 @@ export const MIGRATIONS: Migration[] = [
         commit_sha     TEXT,
         error          TEXT,
         started_by     TEXT NOT NULL,
+        owner_pid      INTEGER,
         parent_run_id  TEXT REFERENCES agent_runs(id) ON DELETE SET NULL,
         tokens_input   INTEGER NOT NULL DEFAULT 0,
         tokens_output  INTEGER NOT NULL DEFAULT 0,
@@ -57,6 +59,64 @@ export const MIGRATIONS: Migration[] = [
         data        TEXT NOT NULL,
         created_at  TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    name: 'chat threads, outbox and inbound dedupe',
+    sql: `
+      -- A chat thread that shows a run and its refinements. thread is NULL until delivery created it.
+      CREATE TABLE run_threads (
+        thread_key        TEXT PRIMARY KEY,
+        platform          TEXT NOT NULL,
+        channel           TEXT NOT NULL,
+        thread            TEXT,
+        header_outbox_id  INTEGER,
+        created_at        TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX run_threads_thread ON run_threads(thread) WHERE thread IS NOT NULL;
+
+      -- Which run shows in which thread, its live status message, and the render cursor.
+      CREATE TABLE run_thread_runs (
+        run_id            TEXT PRIMARY KEY REFERENCES agent_runs(id) ON DELETE CASCADE,
+        thread_key        TEXT NOT NULL REFERENCES run_threads(thread_key) ON DELETE CASCADE,
+        status_outbox_id  INTEGER,
+        rendered_seq      INTEGER NOT NULL DEFAULT 0,
+        created_at        TEXT NOT NULL
+      );
+      CREATE INDEX run_thread_runs_thread ON run_thread_runs(thread_key, created_at);
+
+      -- Everything the bot says, in order per thread (the lane), until the platform took it.
+      CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        thread_key    TEXT NOT NULL,
+        run_id        TEXT,
+        op            TEXT NOT NULL CHECK (op IN ('create','edit','react','thread')),
+        channel       TEXT NOT NULL,
+        in_thread     INTEGER NOT NULL,
+        target_id     INTEGER REFERENCES outbox(id),
+        target_ref    TEXT,
+        body          TEXT NOT NULL,
+        link_thread   INTEGER NOT NULL DEFAULT 0,
+        dedupe_key    TEXT UNIQUE,
+        status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','inflight','sent','dead','superseded')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        not_before    INTEGER NOT NULL DEFAULT 0,
+        platform_msg  TEXT,
+        error         TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE INDEX outbox_lane ON outbox(thread_key, status, id);
+      CREATE INDEX outbox_status ON outbox(status, not_before);
+      CREATE INDEX outbox_platform_msg ON outbox(platform_msg) WHERE platform_msg IS NOT NULL;
+      CREATE INDEX outbox_target ON outbox(target_id) WHERE target_id IS NOT NULL;
+
+      -- Inbound dedupe: a platform event id seen once is never acted on again.
+      CREATE TABLE inbound_events (
+        platform_key  TEXT PRIMARY KEY,
+        received_at   TEXT NOT NULL
       ) WITHOUT ROWID;
     `,
   },

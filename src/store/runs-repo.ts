@@ -10,6 +10,7 @@ interface RunRow {
   owns_worktree: number;
   branch: string | null;
   worktree_path: string | null;
+  base_sha: string | null;
   session_file: string | null;
   prompt: string;
   token_hash: string;
@@ -17,6 +18,7 @@ interface RunRow {
   commit_sha: string | null;
   error: string | null;
   started_by: string;
+  owner_pid: number | null;
   parent_run_id: string | null;
   tokens_input: number;
   tokens_output: number;
@@ -36,6 +38,7 @@ function toRun(r: RunRow): Run {
     ownsWorktree: r.owns_worktree === 1,
     branch: r.branch,
     worktreePath: r.worktree_path,
+    baseSha: r.base_sha,
     sessionFile: r.session_file,
     prompt: r.prompt,
     summary: r.summary,
@@ -60,11 +63,14 @@ export interface NewRun {
   ownsWorktree: boolean;
   branch: string | null;
   worktreePath: string | null;
+  baseSha: string | null;
   sessionFile: string | null;
   prompt: string;
   tokenHash: string;
   startedBy: string;
   parentRunId: string | null;
+  /** The bot process that drives the run's agent; recovery leaves runs of live processes alone. */
+  ownerPid: number;
   now: string;
 }
 
@@ -86,9 +92,9 @@ export class RunsRepo {
   insert(r: NewRun): void {
     this.db
       .prepare(
-        `INSERT INTO agent_runs (id, card_id, status, use_worktree, owns_worktree, branch, worktree_path, session_file,
-           prompt, token_hash, started_by, parent_run_id, created_at, started_at)
-         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO agent_runs (id, card_id, status, use_worktree, owns_worktree, branch, worktree_path, base_sha, session_file,
+           prompt, token_hash, started_by, owner_pid, parent_run_id, created_at, started_at)
+         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.id,
@@ -97,10 +103,12 @@ export class RunsRepo {
         r.ownsWorktree ? 1 : 0,
         r.branch,
         r.worktreePath,
+        r.baseSha,
         r.sessionFile,
         r.prompt,
         r.tokenHash,
         r.startedBy,
+        r.ownerPid,
         r.parentRunId,
         r.now,
         r.now,
@@ -159,20 +167,43 @@ export class RunsRepo {
       .run(f.status, f.summary, f.commitSha, f.error, f.tokensInput, f.tokensOutput, f.tokensTotal, f.costUsd, f.now, id);
   }
 
-  /** Marks every `running` row as interrupted; returns their ids. Used once at start-up. */
-  interruptRunning(now: string, reason: string): string[] {
+  /**
+   * Marks `running` rows whose owning process is gone as interrupted; returns their ids.
+   * Rows of live processes (a bot and a CLI may share the database) are left alone.
+   */
+  interruptOrphans(now: string, reason: string, isOwnerAlive: (pid: number) => boolean): string[] {
     return this.db.transaction(() => {
-      const ids = (this.db.prepare("SELECT id FROM agent_runs WHERE status = 'running'").all() as { id: string }[]).map((r) => r.id);
-      this.db
-        .prepare("UPDATE agent_runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE status = 'running'")
-        .run(reason, now);
-      return ids;
+      const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'running'").all() as {
+        id: string;
+        owner_pid: number | null;
+      }[];
+      const orphans = rows.filter((r) => r.owner_pid === null || !isOwnerAlive(r.owner_pid)).map((r) => r.id);
+      const mark = this.db.prepare(
+        "UPDATE agent_runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE id = ? AND status = 'running'",
+      );
+      for (const id of orphans) mark.run(reason, now, id);
+      return orphans;
     })();
+  }
+
+  /**
+   * Runs marked `running` in a working directory, with their owning process: runs in that
+   * worktree, plus runs without a worktree when `isRepoRoot`.
+   */
+  runningIn(cwd: string, isRepoRoot: boolean): { id: string; ownerPid: number | null }[] {
+    const rows = this.db
+      .prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'running' AND (worktree_path = ? OR (? AND use_worktree = 0))")
+      .all(cwd, isRepoRoot ? 1 : 0) as { id: string; owner_pid: number | null }[];
+    return rows.map((r) => ({ id: r.id, ownerPid: r.owner_pid }));
   }
 
   /** Forgets that a run has a worktree (after it was removed from disk). */
   clearWorktree(worktreePath: string): void {
     this.db.prepare('UPDATE agent_runs SET worktree_path = NULL WHERE worktree_path = ?').run(worktreePath);
+  }
+
+  setOwnsWorktree(id: string, owns: boolean): void {
+    this.db.prepare('UPDATE agent_runs SET owns_worktree = ? WHERE id = ?').run(owns ? 1 : 0, id);
   }
 
   delete(id: string): void {

@@ -1,0 +1,87 @@
+/**
+ * Appends run events to the store in batches and fans them out to subscribers once they are
+ * persisted. Events of one run keep their order; a batch is written when it reaches
+ * `maxBatch` events, after `flushMs`, or at once for events that must not wait (start, settle).
+ */
+import type { Logger } from 'pino';
+import type { RunEventsRepo } from '../store/run-events-repo.js';
+import type { RunEvent, RunEventData } from './types.js';
+
+export type RunEventListener = (event: RunEvent) => void;
+
+const IMMEDIATE: ReadonlySet<RunEventData['type']> = new Set(['run_started', 'run_settled', 'stop_requested', 'user_message']);
+
+export class EventLog {
+  private pending: { runId: string; data: RunEventData; createdAt: string }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  private readonly listeners = new Set<RunEventListener>();
+
+  constructor(
+    private readonly repo: RunEventsRepo,
+    private readonly logger: Logger,
+    private readonly opts: { flushMs?: number; maxBatch?: number; now?: () => Date } = {},
+  ) {}
+
+  append(runId: string, data: RunEventData): void {
+    this.pending.push({ runId, data, createdAt: (this.opts.now?.() ?? new Date()).toISOString() });
+    if (IMMEDIATE.has(data.type) || this.pending.length >= (this.opts.maxBatch ?? 50)) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.opts.flushMs ?? 100);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Writes everything pending (one transaction per run) and notifies subscribers. A listener
+   * that appends while being notified is queued behind the current batch, so order holds.
+   */
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) this.writeBatch();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private writeBatch(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const byRun = new Map<string, typeof batch>();
+    for (const e of batch) {
+      const list = byRun.get(e.runId) ?? [];
+      list.push(e);
+      byRun.set(e.runId, list);
+    }
+    const written: RunEvent[] = [];
+    for (const [runId, events] of byRun) {
+      try {
+        written.push(...this.repo.append(runId, events));
+      } catch (err) {
+        this.logger.error({ err, runId, count: events.length }, 'could not persist run events');
+      }
+    }
+    for (const event of written) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.logger.error({ err, runId: event.runId }, 'run event listener failed');
+        }
+      }
+    }
+  }
+
+  /** Every persisted event of every run, in order per run. Returns an unsubscribe function. */
+  subscribe(listener: RunEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

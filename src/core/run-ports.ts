@@ -1,0 +1,27 @@
+/**
+ * What the RunManager needs from git worktrees and playtests. The concrete classes live in
+ * `worktrees.ts` and `playtest.ts`; the RunManager depends only on these shapes.
+ */
+
+export interface CreatedWorktree {
+  path: string;
+  branch: string;
+  baseSha: string;
+}
+
+export interface WorktreeOps {
+  assertRepo(): Promise<void>;
+  create(runId: string, cardId: string): Promise<CreatedWorktree>;
+  exists(path: string): boolean;
+  headSha(path: string): Promise<string | null>;
+  dirtySummary(path: string): Promise<string | null>;
+  changedFiles(path: string, baseSha: string | null): Promise<string[]>;
+  remove(path: string, branch: string, opts?: { deleteBranch?: boolean }): Promise<void>;
+}
+
+export interface PlaytestOps {
+  isRunning(runId: string): boolean;
+  start(runId: string, cwd: string, by: string | null): void;
+  stop(runId: string, by: string | null): Promise<boolean>;
+  stopAll(): Promise<void>;
+}

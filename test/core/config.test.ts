@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bundledPiCli, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('defaults everything from the repository root', () => {
+    const c = loadConfig({}, '/srv/game');
+    expect(c.repoRoot).toBe('/srv/game');
+    expect(c.dataDir).toBe('/srv/game/.chatops');
+    expect(c.worktreesDir).toBe('/srv/game/.chatops/worktrees');
+    expect(c.piAgentDir).toBe('/srv/game/.chatops/pi-agent');
+    expect(c.playtestCommand).toBe('cargo run');
+    expect(c.agentCommand).toBe(process.execPath);
+    expect(c.agentArgs).toEqual([bundledPiCli()]);
+    expect(c.discord).toBeNull();
+    expect(c.slack).toBeNull();
+    expect(c.auth).toEqual({ allowedUsers: [], allowedRoles: [], allowAll: false });
+  });
+
+  it('splits AGENT_ARGS as a shell would and refuses shell operators', () => {
+    const c = loadConfig({ AGENT_ARGS: `--provider anthropic --model "claude x" --thinking 'high'` }, '/r');
+    expect(c.agentArgs.slice(1)).toEqual(['--provider', 'anthropic', '--model', 'claude x', '--thinking', 'high']);
+    expect(() => loadConfig({ AGENT_ARGS: '--model x | tee log' }, '/r')).toThrow(/AGENT_ARGS may hold only plain arguments/);
+  });
+
+  it('uses AGENT_COMMAND with its own arguments before AGENT_ARGS', () => {
+    const c = loadConfig({ AGENT_COMMAND: '/opt/pi/bin/pi --verbose', AGENT_ARGS: '--model m' }, '/r');
+    expect(c.agentCommand).toBe('/opt/pi/bin/pi');
+    expect(c.agentArgs).toEqual(['--verbose', '--model', 'm']);
+  });
+
+  it('keeps the bot secrets out of the agent environment and passes provider keys', () => {
+    const c = loadConfig({ DISCORD_TOKEN: 'secret', DISCORD_GUILD_ID: '123456', ANTHROPIC_API_KEY: 'sk-1', SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp' }, '/r');
+    expect(c.agentEnv.ANTHROPIC_API_KEY).toBe('sk-1');
+    expect(c.agentEnv.DISCORD_TOKEN).toBeUndefined();
+    expect(c.agentEnv.SLACK_BOT_TOKEN).toBeUndefined();
+    expect(c.agentEnv.SLACK_APP_TOKEN).toBeUndefined();
+  });
+
+  it('resolves relative paths against REPO_ROOT', () => {
+    const c = loadConfig({ REPO_ROOT: 'game', DATA_DIR: 'var', WORKTREES_DIR: '../wt' }, '/home/me');
+    expect(c.repoRoot).toBe('/home/me/game');
+    expect(c.dataDir).toBe('/home/me/game/var');
+    expect(c.worktreesDir).toBe(path.resolve('/home/me/wt'));
+  });
+
+  it.each([
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ DISCORD_TOKEN: 't' }, /DISCORD_GUILD_ID is not/],
+    [{ DISCORD_TOKEN: 't', DISCORD_GUILD_ID: 'abc' }, /DISCORD_GUILD_ID: must be a numeric Discord id/],
+    [{ DISCORD_API_BASE: 'not a url' }, /DISCORD_API_BASE/],
+    [{ SLACK_BOT_TOKEN: 'xoxb' }, /SLACK_APP_TOKEN/],
+    [{ PORT: '99999' }, /PORT/],
+    [{ ALLOWED_USERS: 'bob' }, /ALLOWED_USERS entry "bob"/],
+    [{ ALLOW_ALL_USERS: 'maybe' }, /ALLOW_ALL_USERS/],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env, '/r')).toThrow(message);
+    expect(() => loadConfig(env, '/r')).toThrow(/\.env\.example/);
+  });
+
+  it('reads Slack in HTTP mode and the allow-lists', () => {
+    const c = loadConfig(
+      { SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', PORT: '3000', ALLOWED_USERS: 'discord:1, slack:U2', ALLOWED_ROLES: '9', ALLOW_ALL_USERS: 'true' },
+      '/r',
+    );
+    expect(c.slack).toMatchObject({ botToken: 'xoxb', appToken: null, signingSecret: 's', port: 3000 });
+    expect(c.auth).toEqual({ allowedUsers: ['discord:1', 'slack:U2'], allowedRoles: ['9'], allowAll: true });
+  });
+});
