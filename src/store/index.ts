@@ -1,6 +1,9 @@
 /** The store: one SQLite database and the repositories over it. The only place with SQL. */
 import { CardsRepo } from './cards-repo.js';
+import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
+import { InboundRepo } from './inbound-repo.js';
+import { OutboxRepo } from './outbox-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunsRepo } from './runs-repo.js';
 
@@ -9,6 +12,9 @@ export interface Store {
   cards: CardsRepo;
   runs: RunsRepo;
   events: RunEventsRepo;
+  chatThreads: ChatThreadsRepo;
+  outbox: OutboxRepo;
+  inbound: InboundRepo;
   close(): void;
 }
 
@@ -19,6 +25,9 @@ export function openStore(file: string): Store {
     cards: new CardsRepo(db),
     runs: new RunsRepo(db),
     events: new RunEventsRepo(db),
+    chatThreads: new ChatThreadsRepo(db),
+    outbox: new OutboxRepo(db),
+    inbound: new InboundRepo(db),
     close: () => db.close(),
   };
 }

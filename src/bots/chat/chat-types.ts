@@ -1,0 +1,158 @@
+/**
+ * The platform boundary of the chat layer: one closed `ChatEvent` union in, one narrow
+ * `ChatPort` out. Refs are opaque strings chosen by the adapter (`discord:<channel>`,
+ * `slack:C123:1700000000.1234`, `console:t1`); the chat layer stores and compares them and never
+ * looks inside. Platform payloads cross only as `raw`, which nothing here reads.
+ */
+
+/** A channel where commands arrive and run headers are posted, e.g. `discord:123`. */
+export type ChannelRef = string;
+/** A thread (one per run and its refinements), e.g. `discord:456` or `slack:C1:1700.1`. */
+export type ThreadRef = string;
+/** One message; must be enough for the adapter to edit or react to it later. */
+export type MessageRef = string;
+
+export interface ChatUser {
+  /** `platform:id`, the form ALLOWED_USERS uses, e.g. `discord:1234`. */
+  id: string;
+  displayName: string;
+  /** Role ids (Discord); empty where the platform has none. */
+  roleIds: string[];
+  /** True for bots, the bot itself included. Adapters filter their own messages; this is the second check. */
+  isBot: boolean;
+}
+
+interface ChatEventBase {
+  /** `discord`, `slack`, `console`. */
+  platform: string;
+  /**
+   * The platform's id for this delivery, stable across redeliveries: interaction id, Slack
+   * `event_id`, message id, or `messageId:userId:emoji:add|remove` for reactions. Prefixed
+   * with the platform by the controller before dedupe.
+   */
+  dedupeKey: string;
+  user: ChatUser;
+  channel: ChannelRef;
+  /** The platform payload, for logs and debugging only. */
+  raw: unknown;
+}
+
+/** Names the controller understands; anything else arrives as `help`-worthy text. */
+export type CommandName = 'run' | 'runs' | 'card' | 'help';
+
+/**
+ * A slash command. The adapter has already acknowledged it (deferred, ephemeral where the
+ * platform can) before emitting the event; `respond` answers the invoker privately through
+ * that acknowledgement (interaction follow-up, Slack `response_url`, console line).
+ */
+export interface CommandEvent extends ChatEventBase {
+  kind: 'command';
+  name: string;
+  /**
+   * Named options as the platform delivered them (Discord: `card`, `prompt`, `sub`, `id`,
+   * `title`); empty when the platform gives free text only (Slack, console).
+   */
+  options: Record<string, string>;
+  /** The free text after the command name (`card-123 make it faster`), '' when none. */
+  text: string;
+  /** The thread the command was typed in, if any. */
+  thread: ThreadRef | null;
+  respond(text: string): Promise<void>;
+}
+
+/** A human message in a thread (a steer, a follow-up or refinement feedback). */
+export interface ReplyEvent extends ChatEventBase {
+  kind: 'reply';
+  thread: ThreadRef;
+  message: MessageRef;
+  text: string;
+}
+
+/** A reaction added to or removed from a message. */
+export interface ReactionEvent extends ChatEventBase {
+  kind: 'reaction';
+  message: MessageRef;
+  /** The thread the message is in, when the platform says so; the outbox maps it otherwise. */
+  thread: ThreadRef | null;
+  /** The emoji as a unicode string (`🛑`); variation selectors are ignored. */
+  emoji: string;
+  added: boolean;
+}
+
+/** Anything else the adapter saw and chose to surface (logged, never acted on). */
+export interface UnsupportedEvent extends ChatEventBase {
+  kind: 'unsupported';
+  reason: string;
+}
+
+export type ChatEvent = CommandEvent | ReplyEvent | ReactionEvent | UnsupportedEvent;
+
+/** Platform numbers that pace delivery; adapters define them as named constants. */
+export interface ChatLimits {
+  /** Hard cap on one message's text (Discord 2,000, Slack ~4,000 recommended). */
+  maxMessageChars: number;
+  /** Kept free below the cap for part markers and fence repair (Discord: 100 → 1,900). */
+  messageHeadroom: number;
+  /** Minimum gap between two edits of the live status message of one run. */
+  minEditIntervalMs: number;
+  /** Minimum gap between two requests in one thread lane. */
+  threadMinIntervalMs: number;
+  /** Posts allowed per window per channel (a thread counts as its own channel on Discord). */
+  channelPostsPerWindow: number;
+  channelWindowMs: number;
+  /**
+   * True when every thread of a channel draws on the channel's budget (Slack: ≈1 post/s per
+   * channel); false when each thread has its own bucket (Discord: a thread is a channel).
+   */
+  threadsShareChannelBudget: boolean;
+  /** Process-wide requests per second across every channel. */
+  globalPerSecond: number;
+  /** Minimum gap between two reactions added by the bot. */
+  reactionIntervalMs: number;
+  /** Longest thread name. */
+  maxThreadNameChars: number;
+}
+
+/** How delivery should treat a failed call; the adapter knows its SDK's errors. */
+export type DeliveryErrorClass =
+  | { kind: 'rate_limited'; retryAfterMs: number }
+  | { kind: 'transient' }
+  | { kind: 'permanent'; reason: string };
+
+/**
+ * What the chat layer needs from a platform. Every call is made by delivery, one at a time per
+ * thread, paced by `limits`; a thrown error is classified with `classifyError` and retried by
+ * delivery, so adapters must not retry writes themselves (Discord: nonces make library retries
+ * of creates safe; Slack: `retries: 0`, `rejectRateLimitedCalls: true`).
+ * Agent-derived text goes through every method: adapters send it with mentions disabled.
+ */
+export interface ChatPort {
+  readonly platform: string;
+  readonly limits: ChatLimits;
+  /**
+   * Posts `body` in `thread` (or at the channel's top level when null). `nonce` (≤ 25 chars) is
+   * deterministic per outbox row: a retried create with the same nonce must not post twice
+   * (Discord `enforce_nonce`; Slack message metadata).
+   */
+  post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string }): Promise<MessageRef>;
+  edit(message: MessageRef, body: string): Promise<void>;
+  react(message: MessageRef, emoji: string): Promise<void>;
+  /** Opens a thread from a top-level message (Discord: public thread, id = message id; Slack: the message's ts). */
+  createThread(channel: ChannelRef, from: MessageRef, name: string): Promise<ThreadRef>;
+  /** A link users can click to open a thread or message, when the platform has one. */
+  permalink?(channel: ChannelRef, thread: ThreadRef | null, message?: MessageRef | null): string | null;
+  classifyError(err: unknown): DeliveryErrorClass;
+}
+
+/** The emoji controls, without variation selectors. */
+export const CONTROL_EMOJI = {
+  stop: '🛑',
+  refine: '🔁',
+  playtest: '🎮',
+  stopPlaytest: '⏹',
+} as const;
+
+/** Strips variation selectors so `⏹️` and `⏹` compare equal. */
+export function normalizeEmoji(emoji: string): string {
+  return emoji.replace(/[\uFE0E\uFE0F]/g, '');
+}
