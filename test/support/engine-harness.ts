@@ -1,0 +1,76 @@
+/**
+ * A whole run engine for tests: a temp git repo, the real pi agent pointed at a scripted model
+ * server on 127.0.0.1, a real SQLite file, and the config as `loadConfig` builds it.
+ */
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createRunEngine, type EngineOptions, type RunEngine } from '../../src/core/engine.js';
+import type { Run, RunEvent, RunEventData } from '../../src/core/types.js';
+import { silentLogger } from '../../src/logger.js';
+import type { MockLlm } from './mock-llm.js';
+import { makePiAgentDir } from './pi-agent-dir.js';
+import { makeTempDir, makeTempRepo } from './temp.js';
+
+export interface HarnessOptions {
+  /** Extra environment variables (e.g. AGENT_COMMAND for a fixture agent, PLAYTEST_COMMAND). */
+  env?: Record<string, string>;
+  engine?: EngineOptions;
+  /** Reuse an existing repository and data dir (a "restart"). */
+  repo?: string;
+  dataDir?: string;
+  maxRetries?: number;
+}
+
+export interface Harness {
+  repo: string;
+  dataDir: string;
+  env: Record<string, string>;
+  config: Config;
+  engine: RunEngine;
+}
+
+/** The environment a test agent gets: enough to find node and git, nothing of the developer's. */
+export function baseEnv(): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG'];
+  const out: Record<string, string> = { GIT_CONFIG_NOSYSTEM: '1' };
+  for (const k of keep) if (process.env[k]) out[k] = process.env[k]!;
+  return out;
+}
+
+export async function makeHarness(llm: MockLlm, options: HarnessOptions = {}): Promise<Harness> {
+  const repo = options.repo ?? (await makeTempRepo());
+  const dataDir = options.dataDir ?? path.join(makeTempDir('chatops-data-'), 'data');
+  const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries });
+  const env: Record<string, string> = {
+    ...baseEnv(),
+    ...pi.env,
+    REPO_ROOT: repo,
+    DATA_DIR: dataDir,
+    PI_CODING_AGENT_DIR: pi.dir,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  };
+  const config = loadConfig(env, repo);
+  const engine = await createRunEngine(config, silentLogger(), options.engine);
+  return { repo, dataDir, env, config, engine };
+}
+
+/** The run's events, or only the data of those of one type. */
+export function eventsOf<T extends RunEventData['type']>(engine: RunEngine, run: Run, type: T): Extract<RunEventData, { type: T }>[] {
+  return engine.manager
+    .events(run.id)
+    .map((e: RunEvent) => e.data)
+    .filter((d): d is Extract<RunEventData, { type: T }> => d.type === type);
+}
+
+/** Resolves with the first persisted event of `runId` (or any run) matching `predicate`. */
+export function nextEvent(engine: RunEngine, predicate: (e: RunEvent) => boolean): Promise<RunEvent> {
+  return new Promise((resolve) => {
+    const off = engine.manager.subscribe((e) => {
+      if (predicate(e)) {
+        off();
+        resolve(e);
+      }
+    });
+  });
+}
