@@ -37,7 +37,8 @@ export function baseEnv(): Record<string, string> {
   return out;
 }
 
-export async function makeHarness(llm: MockLlm, options: HarnessOptions = {}): Promise<Harness> {
+/** A repository, a data dir and the environment the bot would run with, without starting anything. */
+export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Promise<{ repo: string; dataDir: string; env: Record<string, string> }> {
   const repo = options.repo ?? (await makeTempRepo());
   const dataDir = options.dataDir ?? path.join(makeTempDir('chatops-data-'), 'data');
   const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries });
@@ -50,6 +51,11 @@ export async function makeHarness(llm: MockLlm, options: HarnessOptions = {}): P
     LOG_LEVEL: 'silent',
     ...options.env,
   };
+  return { repo, dataDir, env };
+}
+
+export async function makeHarness(llm: MockLlm, options: HarnessOptions = {}): Promise<Harness> {
+  const { repo, dataDir, env } = await makeBotEnv(llm, options);
   const config = loadConfig(env, repo);
   const engine = await createRunEngine(config, silentLogger(), options.engine);
   return { repo, dataDir, env, config, engine };
