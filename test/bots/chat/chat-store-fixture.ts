@@ -23,6 +23,7 @@ export function insertRun(store: Store, id: string, opts: { parentRunId?: string
     tokenHash: `hash-${id}`,
     startedBy: opts.startedBy ?? 'test:ada',
     parentRunId: opts.parentRunId ?? null,
+    ownerPid: process.pid,
     now: new Date().toISOString(),
   });
 }

@@ -1,0 +1,34 @@
+/**
+ * Who may start, steer and control runs: ALLOWED_USERS (`platform:userId`), ALLOWED_ROLES
+ * (Discord role ids) or ALLOW_ALL_USERS. With none of them set nobody may, and the refusal
+ * says how to fix that.
+ */
+import type { AuthConfig } from '../../config.js';
+import type { ChatUser } from './chat-types.js';
+
+export type AuthDecision = { ok: true } | { ok: false; reason: 'unconfigured' | 'denied' | 'bot'; message: string };
+
+export function isAuthConfigured(auth: AuthConfig): boolean {
+  return auth.allowAll || auth.allowedUsers.length > 0 || auth.allowedRoles.length > 0;
+}
+
+export function authorize(user: ChatUser, auth: AuthConfig): AuthDecision {
+  if (user.isBot) return { ok: false, reason: 'bot', message: 'Bots cannot control runs.' };
+  if (!isAuthConfigured(auth)) {
+    return {
+      ok: false,
+      reason: 'unconfigured',
+      message:
+        'Nobody is allowed to start or steer runs yet. The operator must set ' +
+        `ALLOWED_USERS=${user.id} (your id) in .env — or ALLOWED_ROLES / ALLOW_ALL_USERS=true — and restart the bot.`,
+    };
+  }
+  if (auth.allowAll || auth.allowedUsers.includes(user.id) || user.roleIds.some((r) => auth.allowedRoles.includes(r))) {
+    return { ok: true };
+  }
+  return {
+    ok: false,
+    reason: 'denied',
+    message: `You are not allowed to start or steer runs here. Ask the operator to add ${user.id} to ALLOWED_USERS (or give you an allowed role).`,
+  };
+}

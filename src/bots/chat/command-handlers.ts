@@ -1,0 +1,115 @@
+/**
+ * Slash commands: `run`, `runs`, `card add|list|show`, `help`. Answers go privately to the
+ * invoker through `respond`; a started run gets its header, thread and controls via the outbox.
+ */
+import type { CommandEvent } from './chat-types.js';
+import { HELP_TEXT, parseCommand } from './command-parse.js';
+import { authorize } from './authorize.js';
+import { chatMessage, type ControllerContext } from './controller-context.js';
+import { formatDuration, neutralizeMentions, shortRunId, statusIcon, truncate } from './render-format.js';
+
+export class CommandHandlers {
+  constructor(private readonly ctx: ControllerContext) {}
+
+  async handle(e: CommandEvent): Promise<void> {
+    const cmd = parseCommand(e.name, e.options, e.text);
+    switch (cmd.kind) {
+      case 'help':
+        return e.respond(HELP_TEXT);
+      case 'bad':
+        return e.respond(cmd.message);
+      case 'runs':
+        return e.respond(this.listRuns());
+      case 'card-list':
+        return e.respond(this.listCards());
+      case 'card-show':
+        return e.respond(this.showCard(cmd.id));
+      case 'card-add': {
+        const auth = authorize(e.user, this.ctx.auth);
+        if (!auth.ok) return e.respond(auth.message);
+        const card = this.ctx.runs.cards.add({ id: cmd.id, title: cmd.title, body: cmd.body });
+        return e.respond(`🗂️ Added ${card.id} — ${neutralizeMentions(card.title)}. Start it with /run ${card.id}.`);
+      }
+      case 'run':
+        return this.run(e, cmd.cardId, cmd.prompt);
+    }
+  }
+
+  private async run(e: CommandEvent, cardId: string, prompt: string | undefined): Promise<void> {
+    const { runs, writer, delivery, relay, port, logger } = this.ctx;
+    const auth = authorize(e.user, this.ctx.auth);
+    if (!auth.ok) return e.respond(auth.message);
+    let run;
+    try {
+      run = await runs.start({ cardId, prompt, startedBy: e.user.id });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const hint = code === 'CARD_NOT_FOUND' || code === 'CARD_ID_INVALID' ? `\n${this.cardHint()}` : '';
+      logger.info({ err, cardId }, 'run did not start');
+      return e.respond(`${chatMessage(err)}${hint}`);
+    }
+    const card = runs.cards.get(run.cardId);
+    const { threadKey, threadOpId } = writer.openRunThread(run, card, e.channel, e.user.displayName);
+    relay.attach(run.id);
+    delivery.kick(threadKey);
+    const row = await this.waitUpTo(delivery.waitFor(threadOpId), this.ctx.threadLinkWaitMs ?? 10_000);
+    const lane = this.ctx.store.chatThreads.getThread(threadKey);
+    const link = lane?.thread ? (port.permalink?.(lane.channel, lane.thread, null) ?? null) : null;
+    const where = link ? `: ${link}` : row?.status === 'dead' ? ' (its thread could not be opened; updates go to the channel log)' : ' — its thread is opening';
+    await e.respond(`▶️ Started run ${shortRunId(run.id)} on ${run.cardId}${run.branch ? ` (branch \`${run.branch}\`)` : ''}${where}`);
+  }
+
+  private cardHint(): string {
+    const cards = this.ctx.runs.cards.list().slice(0, 10);
+    const known = cards.length ? `Known cards: ${cards.map((c) => c.id).join(', ')}.` : 'There are no cards yet.';
+    return `${known} Add one with \`/card add card-123 A short title\`; see them with \`/card list\`.`;
+  }
+
+  private listRuns(): string {
+    const runs = this.ctx.runs.list(10);
+    if (runs.length === 0) return 'No runs yet. Start one with /run card-123.';
+    const now = this.ctx.clock.now();
+    const lines = runs.map((r) => {
+      const lane = this.ctx.store.chatThreads.threadOfRun(r.id);
+      const link = lane?.thread ? this.ctx.port.permalink?.(lane.channel, lane.thread, null) : null;
+      const age = formatDuration(now - Date.parse(r.createdAt));
+      const refines = r.parentRunId ? ` (refines ${shortRunId(r.parentRunId)})` : '';
+      return `${statusIcon(r.status)} \`${shortRunId(r.id)}\` ${r.status} · ${r.cardId}${refines} · by ${this.ctx.nameOf(r.startedBy)} · ${age} ago${link ? ` · ${link}` : ''}`;
+    });
+    return neutralizeMentions(['**Recent runs**', ...lines].join('\n'));
+  }
+
+  private listCards(): string {
+    const cards = this.ctx.runs.cards.list();
+    if (cards.length === 0) return 'No cards yet. Add one with `/card add card-123 A short title`.';
+    const shown = cards.slice(0, 30).map((c) => `• \`${c.id}\` — ${truncate(c.title, 100)} (${c.status})`);
+    const more = cards.length > 30 ? [`… and ${cards.length - 30} more`] : [];
+    return neutralizeMentions(['**Cards**', ...shown, ...more].join('\n'));
+  }
+
+  private showCard(id: string): string {
+    const card = this.ctx.runs.cards.get(id);
+    if (!card) return `No card "${id}". ${this.cardHint()}`;
+    const runs = this.ctx.store.runs.listForCard(card.id).slice(0, 5);
+    const lines = [`**${card.id}** — ${card.title} (${card.status})`];
+    if (card.body.trim()) lines.push(truncate(card.body.trim(), 1200));
+    if (runs.length) lines.push(`Recent runs: ${runs.map((r) => `${statusIcon(r.status)} \`${shortRunId(r.id)}\``).join(' ')}`);
+    return neutralizeMentions(lines.join('\n'));
+  }
+
+  private waitUpTo<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const timer = this.ctx.clock.setTimeout(() => resolve(undefined), ms);
+      void promise.then(
+        (v) => {
+          this.ctx.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        () => {
+          this.ctx.clock.clearTimeout(timer);
+          resolve(undefined);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,34 @@
+/** What the command handlers and the thread controls share. */
+import type { Logger } from 'pino';
+import type { AuthConfig } from '../../config.js';
+import { AppError, userMessage } from '../../core/errors.js';
+import type { RunManager } from '../../core/run-manager.js';
+import type { Store } from '../../store/index.js';
+import type { ChatPort } from './chat-types.js';
+import type { Clock } from './clock.js';
+import type { Delivery } from './delivery.js';
+import type { Relay } from './relay.js';
+import type { ThreadWriter } from './thread-writer.js';
+
+export interface ControllerContext {
+  store: Store;
+  runs: Pick<
+    RunManager,
+    'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards'
+  >;
+  port: ChatPort;
+  relay: Relay;
+  delivery: Delivery;
+  auth: AuthConfig;
+  logger: Logger;
+  clock: Clock;
+  writer: ThreadWriter;
+  nameOf: (userId: string) => string;
+  threadLinkWaitMs?: number;
+}
+
+/** The text to show a user for a failure: user errors and failed starts as they are, others generic. */
+export function chatMessage(err: unknown): string {
+  if (err instanceof AppError && err.code === 'AGENT_START_FAILED') return err.message;
+  return userMessage(err);
+}

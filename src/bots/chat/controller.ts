@@ -1,0 +1,126 @@
+/**
+ * The controller: every inbound `ChatEvent` goes through `handle`. It records the event once
+ * (dedupe on the platform key) before anything else, drops the bot's own events, authorizes,
+ * and routes: commands to the run engine and the cards, replies to steer / follow up / refine,
+ * reactions to the controls. Each entry point catches its own failure, tells the user, logs the
+ * full error, and is tracked so `idle()` can await it.
+ */
+import type { Logger } from 'pino';
+import type { AuthConfig } from '../../config.js';
+import type { RunManager } from '../../core/run-manager.js';
+import type { Store } from '../../store/index.js';
+import type { ChatEvent, ChatPort, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
+import { systemClock, type Clock } from './clock.js';
+import { CommandHandlers } from './command-handlers.js';
+import { chatMessage } from './controller-context.js';
+import type { Delivery } from './delivery.js';
+import type { Relay } from './relay.js';
+import { ThreadControls } from './thread-controls.js';
+import { ThreadWriter } from './thread-writer.js';
+
+/** What the controller uses of the RunManager. */
+export type RunControl = Pick<
+  RunManager,
+  'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards'
+>;
+
+export interface ControllerOptions {
+  store: Store;
+  runs: RunControl;
+  port: ChatPort;
+  relay: Relay;
+  delivery: Delivery;
+  auth: AuthConfig;
+  logger: Logger;
+  /** Display names learnt from events, shared with the relay. */
+  names: Map<string, string>;
+  clock?: Clock;
+  /** How long a `/run` answer waits for the thread link before answering without it (default 10 s). */
+  threadLinkWaitMs?: number;
+}
+
+export class ChatController {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly commands: CommandHandlers;
+  private readonly controls: ThreadControls;
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    const writer = new ThreadWriter(opts.store, opts.port.platform, opts.port.limits, this.clock, (k) => opts.delivery.kick(k));
+    const ctx = { ...opts, clock: this.clock, writer, nameOf: (id: string) => opts.names.get(id) ?? id };
+    this.commands = new CommandHandlers(ctx);
+    this.controls = new ThreadControls(ctx);
+  }
+
+  /** Handles one event; never rejects. The returned promise settles when the work is done. */
+  handle(event: ChatEvent): Promise<void> {
+    const work = this.dispatch(event);
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+    return work;
+  }
+
+  /** Resolves when every event handled so far has finished (shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Card suggestions for autocomplete: `value` is the id, `label` id and title. */
+  autocompleteCards(query: string, limit = 25): { value: string; label: string }[] {
+    try {
+      return this.opts.runs.cards.search(query.trim(), limit).map((c) => ({ value: c.id, label: `${c.id} — ${c.title}`.slice(0, 100) }));
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'card autocomplete failed');
+      return [];
+    }
+  }
+
+  private async dispatch(event: ChatEvent): Promise<void> {
+    const log = this.opts.logger.child({ platform: event.platform, kind: event.kind, key: event.dedupeKey, user: event.user.id });
+    try {
+      if (event.user.isBot) return;
+      const key = `${event.platform}:${event.kind}:${event.dedupeKey}`;
+      if (!this.opts.store.inbound.record(key, new Date(this.clock.now()).toISOString())) {
+        log.debug('duplicate delivery ignored');
+        return;
+      }
+      this.opts.names.set(event.user.id, event.user.displayName);
+      switch (event.kind) {
+        case 'command':
+          await this.guard(log, () => this.onCommand(event), (msg) => event.respond(msg));
+          return;
+        case 'reply':
+          await this.guard(log, () => this.controls.reply(event), (msg) => this.controls.tell(event, msg));
+          return;
+        case 'reaction':
+          await this.guard(log, () => this.controls.reaction(event), (msg) => this.controls.tell(event, msg));
+          return;
+        case 'unsupported':
+          log.debug({ reason: event.reason }, 'unsupported event');
+          return;
+      }
+    } catch (err) {
+      log.error({ err }, 'handling a chat event failed');
+    }
+  }
+
+  private onCommand(e: CommandEvent): Promise<void> {
+    return this.commands.handle(e);
+  }
+
+  private async guard(log: Logger, fn: () => Promise<void>, tell: (msg: string) => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      log.error({ err }, 'chat request failed');
+      try {
+        await tell(chatMessage(err));
+      } catch (tellErr) {
+        log.error({ err: tellErr }, 'could not tell the user about a failure');
+      }
+    }
+  }
+}
+
+export type { ReplyEvent, ReactionEvent };

@@ -1,0 +1,115 @@
+/**
+ * What people do inside a run's thread. Replies: steer while the run is active, `later:` to
+ * follow up, a refinement once it has settled. Reactions: 🛑 stop, 🔁 refine, 🎮 playtest,
+ * ⏹️ or removing 🎮 stops the playtest. Controls act on the thread's latest run, are idempotent,
+ * and answer visibly in the thread.
+ */
+import type { RunBinding } from '../../store/chat-threads-repo.js';
+import { authorize } from './authorize.js';
+import { CONTROL_EMOJI, normalizeEmoji, type ReactionEvent, type ReplyEvent } from './chat-types.js';
+import type { ControllerContext } from './controller-context.js';
+import { shortRunId } from './render-format.js';
+
+/** The prefix that turns a reply into a follow-up instead of a steer. */
+export const FOLLOW_UP_PREFIX = /^later:\s*/i;
+
+interface Lane {
+  threadKey: string;
+  latest: RunBinding;
+}
+
+export class ThreadControls {
+  constructor(private readonly ctx: ControllerContext) {}
+
+  /** The lane a reply or reaction belongs to, or undefined for messages outside run threads. */
+  private laneOf(e: ReplyEvent | ReactionEvent): Lane | undefined {
+    const { store } = this.ctx;
+    let threadKey = e.thread ? store.chatThreads.findByThreadRef(e.thread)?.threadKey : undefined;
+    if (!threadKey && e.kind === 'reaction') threadKey = store.outbox.findByPlatformMsg(e.message)?.threadKey;
+    if (!threadKey) return undefined;
+    const latest = store.chatThreads.runsInThread(threadKey).at(-1);
+    return latest && { threadKey, latest };
+  }
+
+  /** Says something visibly in the event's run thread (failures, refusals); logs when there is none. */
+  tell(e: ReplyEvent | ReactionEvent, text: string): void {
+    const lane = this.laneOf(e);
+    if (lane) this.ctx.writer.note(lane.threadKey, lane.latest.runId, text, `${e.platform}:${e.dedupeKey}:tell`);
+    else this.ctx.logger.warn({ text }, 'nowhere to tell the user');
+  }
+
+  private allowed(e: ReplyEvent | ReactionEvent, lane: Lane): boolean {
+    const auth = authorize(e.user, this.ctx.auth);
+    if (auth.ok) return true;
+    this.ctx.writer.note(lane.threadKey, lane.latest.runId, `⛔ ${e.user.displayName}: ${auth.message}`, `${e.platform}:${e.dedupeKey}:denied`);
+    return false;
+  }
+
+  async reply(e: ReplyEvent): Promise<void> {
+    const lane = this.laneOf(e);
+    const text = e.text.trim();
+    if (!lane || !text) return;
+    if (!this.allowed(e, lane)) return;
+    const { runs, writer } = this.ctx;
+    const runId = lane.latest.runId;
+    const later = FOLLOW_UP_PREFIX.test(text);
+    const body = text.replace(FOLLOW_UP_PREFIX, '').trim();
+    const key = `${e.platform}:${e.dedupeKey}`;
+    if (runs.isActive(runId)) {
+      if (!body) return;
+      if (later) await runs.followUp(runId, body, e.user.id);
+      else await runs.steer(runId, body, e.user.id);
+      writer.acknowledge(lane.threadKey, e.message, later ? '📨' : '👀', key);
+      return;
+    }
+    await this.refine(lane, e.user.id, e.user.displayName, body || undefined, key);
+  }
+
+  async reaction(e: ReactionEvent): Promise<void> {
+    const emoji = normalizeEmoji(e.emoji);
+    const isControl = (Object.values(CONTROL_EMOJI) as string[]).includes(emoji);
+    if (!isControl) return;
+    const lane = this.laneOf(e);
+    if (!lane) return;
+    if (!this.allowed(e, lane)) return;
+    const { runs, writer } = this.ctx;
+    const runId = lane.latest.runId;
+    const key = `${e.platform}:${e.dedupeKey}`;
+    const who = e.user.displayName;
+    const say = (text: string, tag = '') => writer.note(lane.threadKey, runId, text, `${key}${tag}`);
+
+    if (emoji === CONTROL_EMOJI.stop && e.added) {
+      if (!runs.isActive(runId)) return say(`Run ${shortRunId(runId)} is not running (${runs.get(runId)?.status ?? 'unknown'}); nothing to stop.`);
+      say(`🛑 Stop requested by ${who}.`);
+      const stopped = await runs.stop(runId, e.user.id);
+      say(stopped ? `🛑 Run ${shortRunId(runId)} stopped by ${who}.` : `Run ${shortRunId(runId)} had already stopped.`, ':done');
+      return;
+    }
+    if (emoji === CONTROL_EMOJI.refine && e.added) {
+      await this.refine(lane, e.user.id, who, undefined, key);
+      return;
+    }
+    if (emoji === CONTROL_EMOJI.playtest && e.added) {
+      if (runs.playtestRunning(runId)) return say(`🎮 A playtest of run ${shortRunId(runId)} is already running.`);
+      await runs.startPlaytest(runId, e.user.id);
+      return;
+    }
+    if ((emoji === CONTROL_EMOJI.playtest && !e.added) || (emoji === CONTROL_EMOJI.stopPlaytest && e.added)) {
+      const stopped = await runs.stopPlaytest(runId, e.user.id);
+      say(stopped ? `⏹️ Playtest stopped by ${who}.` : 'No playtest is running.');
+    }
+  }
+
+  private async refine(lane: Lane, userId: string, who: string, feedback: string | undefined, key: string): Promise<void> {
+    const { runs, writer, relay } = this.ctx;
+    const prior = lane.latest.runId;
+    if (runs.isActive(prior)) {
+      writer.note(lane.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
+      return;
+    }
+    const run = await runs.refine({ runId: prior, prompt: feedback, startedBy: userId });
+    writer.bindRefinement(run, lane.threadKey);
+    writer.note(lane.threadKey, run.id, `🔁 Refinement ${shortRunId(run.id)} of run ${shortRunId(prior)} started by ${who}${feedback ? ' with your feedback' : ''}.`, key);
+    relay.attach(run.id);
+  }
+}
