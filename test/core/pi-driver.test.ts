@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentSession, AgentStartOptions } from '../../src/core/agent/agent-driver.js';
-import { PiDriver, type PiTimeouts } from '../../src/core/agent/pi-driver.js';
+import { PI_FIXED_ARGS, PiDriver, redactArgs, type PiTimeouts } from '../../src/core/agent/pi-driver.js';
 import { AppError } from '../../src/core/errors.js';
 import { aliveOf, processTree } from '../../src/core/process-tree.js';
 import type { RunEventData } from '../../src/core/types.js';
@@ -308,6 +308,15 @@ describe('PiDriver with the real pi', () => {
     const err = await startError(piDriver().start({ ...runOptions(makeTempDir(), 'x', eventLog()), resume: true }));
     expect(err.message).toContain('does not exist');
     expect(mock.requests).toHaveLength(0);
+  });
+});
+
+describe('PiDriver arguments', () => {
+  it('appends RPC mode, the session file and the safety flags after the configured args', () => {
+    const driver = new PiDriver({ command: 'pi', args: ['--model', 'mock/mock-model'], agentDir: '/x', env: {}, logger: silentLogger() });
+    expect(driver.argsFor('/s/run.jsonl')).toEqual(['--model', 'mock/mock-model', '--mode', 'rpc', '--session', '/s/run.jsonl', ...PI_FIXED_ARGS]);
+    expect(PI_FIXED_ARGS).toContain('--no-extensions');
+    expect(redactArgs(['--api-key', 'sk-1', '--api-key=sk-2', 'x'])).toEqual(['--api-key', '[redacted]', '--api-key=[redacted]', 'x']);
   });
 });
 
