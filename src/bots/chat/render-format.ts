@@ -110,13 +110,19 @@ export function statusText(v: StatusView): string {
   return neutralizeMentions(lines.join('\n'));
 }
 
+/** `bash: cargo build` whether or not the agent driver already put the tool's name in front. */
+export function toolSummary(tool: string, summary: string, max: number): string {
+  const s = summary.startsWith(tool) ? summary : `${tool}: ${summary}`;
+  return truncate(s.replace(/\s+/g, ' '), max);
+}
+
 /** One digest line per event that deserves a durable post; null for events that only touch the status. */
 export function digestLine(e: RunEventData, nameOf: (actor: string | null) => string = displayActor): string | null {
   switch (e.type) {
     case 'assistant_text':
       return e.text.trim() ? e.text.trim() : null;
     case 'tool_end':
-      return `🔧 ${e.tool}: ${truncate(e.summary, 160)} ${e.isError ? '✗' : '✓'}${
+      return `🔧 ${toolSummary(e.tool, e.summary, 160)} ${e.isError ? '✗' : '✓'}${
         e.isError && e.outputTail.trim() ? `\n\`\`\`\n${truncate(e.outputTail.trim(), 400)}\n\`\`\`` : ''
       }`;
     case 'error':
@@ -124,7 +130,8 @@ export function digestLine(e: RunEventData, nameOf: (actor: string | null) => st
     case 'warning':
       return `⚠️ ${e.message}`;
     case 'user_message':
-      if (e.kind === 'prompt') return null;
+      // The driver echoes delivered messages with no author; the RunManager's line names them.
+      if (e.kind === 'prompt' || e.by === null) return null;
       return `${e.kind === 'steer' ? '🧭 steer' : '📨 follow-up'} from ${nameOf(e.by)}: “${truncate(e.text, 200)}”`;
     case 'retry_end':
       return e.success ? null : `⚠️ gave up after ${e.attempt} attempts: ${e.error ?? 'unknown error'}`;

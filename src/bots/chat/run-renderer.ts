@@ -15,6 +15,7 @@ import {
   notifySettledText,
   notifyStartText,
   statusText,
+  toolSummary,
   truncate,
 } from './render-format.js';
 
@@ -184,10 +185,10 @@ export class RunRenderer {
         this.currentStep = 'thinking';
         break;
       case 'tool_start':
-        this.currentStep = `${e.tool}: ${truncate(e.summary, 120)}`;
+        this.currentStep = toolSummary(e.tool, e.summary, 120);
         break;
       case 'tool_end':
-        this.toolLines.push(`${e.tool}: ${truncate(e.summary, 100)} ${e.isError ? '✗' : '✓'}`);
+        this.toolLines.push(`${toolSummary(e.tool, e.summary, 100)} ${e.isError ? '✗' : '✓'}`);
         if (this.toolLines.length > this.statusToolLines) this.toolLines.shift();
         this.currentStep = 'thinking';
         break;
