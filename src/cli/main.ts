@@ -163,7 +163,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .description('start the bot: Discord and/or Slack when their tokens are set, else the local console mode')
     .action(async () => {
       const { startBot } = await import('../app.js');
-      await startBot(getConfig(), getLogger());
+      await startBot(getConfig());
     });
 
   return program;

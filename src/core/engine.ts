@@ -23,6 +23,8 @@ export interface RunEngine {
   worktrees: Worktrees;
   /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
   close(): Promise<void>;
+  /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
+  killAllSync(): void;
 }
 
 export interface EngineOptions {
@@ -87,6 +89,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     cards,
     manager,
     worktrees,
+    killAllSync: () => manager.killAllSync(),
     close: () =>
       (closed ??= (async () => {
         await manager.shutdown();

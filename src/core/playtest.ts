@@ -196,6 +196,11 @@ export class Playtests {
     await Promise.all([...this.active.keys()].map((runId) => this.stop(runId, by)));
   }
 
+  /** Last resort on process exit (no event loop left): SIGKILL every playtest's whole tree. */
+  killAllSync(): void {
+    for (const entry of this.active.values()) signalTree(processTree(entry.pid), 'SIGKILL');
+  }
+
   /** True once the root has exited and every collected pid is gone, false after `ms`. */
   private async waitGone(entry: Playtest, pids: number[], ms: number): Promise<boolean> {
     let exited = false;

@@ -7,15 +7,18 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import type { AgentDriver, AgentOutcome, AgentSession } from './agent/agent-driver.js';
+import { ActiveRuns } from './active-runs.js';
+import type { AgentDriver, AgentSession } from './agent/agent-driver.js';
 import type { Cards } from './cards.js';
-import { AppError, errorText, NotFoundError, UserError } from './errors.js';
+import { NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
-import { isAlive } from './process-tree.js';
+import { isAlive, processTree, signalTree } from './process-tree.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
-import type { Run, RunEvent, RunStatus } from './types.js';
+import { settledEvent } from './run-settle.js';
+import type { Run, RunEvent } from './types.js';
+import { WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
   store: Pick<Store, 'runs' | 'events'>;
@@ -48,32 +51,19 @@ export interface RefineRunInput {
   startedBy: string;
 }
 
-interface ActiveRun {
-  runId: string;
-  cwd: string;
-  startedAtMs: number;
-  session: AgentSession | null;
-  starting: Promise<AgentSession | null>;
-  stopRequested: boolean;
-  /** Set when the bot itself ends the run (shutdown): the run becomes `interrupted`. */
-  interruptReason: string | null;
-  cleanupOnFinish: boolean;
-  settled: Promise<Run>;
-  resolveSettled: (run: Run) => void;
-}
-
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
 export class RunManager {
-  private readonly active = new Map<string, ActiveRun>();
-  /** Working directory → the run whose agent works there. */
-  private readonly busyDirs = new Map<string, string>();
+  private readonly dirs: WorkDirs;
+  private readonly active: ActiveRuns;
   private readonly now: () => Date;
 
   constructor(private readonly deps: RunManagerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.dirs = new WorkDirs(deps.store.runs, deps.repoRoot);
+    this.active = new ActiveRuns({ ...deps, dirs: this.dirs, now: this.now });
   }
 
   get cards(): Cards {
@@ -91,7 +81,7 @@ export class RunManager {
     for (const id of ids) {
       const run = this.deps.store.runs.get(id)!;
       this.deps.events.append(id, { type: 'warning', message: reason });
-      this.deps.events.append(id, this.settledEvent(run, [], 0));
+      this.deps.events.append(id, settledEvent(run, [], 0));
     }
     if (ids.length > 0) this.deps.logger.warn({ runs: ids }, 'marked runs left running by a previous process as interrupted');
     return ids;
@@ -109,7 +99,7 @@ export class RunManager {
     }
     const cwd = worktree?.path ?? this.deps.repoRoot;
     try {
-      this.claimDir(cwd, id);
+      this.dirs.claim(cwd, id);
     } catch (err) {
       if (worktree) await this.deps.worktrees.remove(worktree.path, worktree.branch, { deleteBranch: true });
       throw err;
@@ -137,7 +127,25 @@ export class RunManager {
       ownerPid: process.pid,
       now: this.now().toISOString(),
     });
-    return this.launch(id, cwd, prompt, false, input.cleanupOnFinish ?? false);
+    const cleanup = input.cleanupOnFinish ?? false;
+    try {
+      return await this.active.launch(id, cwd, {
+        prompt,
+        resume: false,
+        afterSettle: async (run) => {
+          if (cleanup && run.ownsWorktree && run.worktreePath) await this.removeWorktreeIfUnused(run);
+        },
+      });
+    } catch (err) {
+      if (worktree) {
+        // Nothing ever ran in it: give the branch name and the folder back.
+        await this.deps.worktrees
+          .remove(worktree.path, worktree.branch, { deleteBranch: true })
+          .then(() => this.deps.store.runs.clearWorktree(worktree.path))
+          .catch((e: unknown) => this.deps.logger.warn({ err: e, runId: id }, 'could not remove the worktree of a run that failed to start'));
+      }
+      throw err;
+    }
   }
 
   /** Starts a refinement: a new run that resumes the prior run's session in the same worktree. */
@@ -147,11 +155,11 @@ export class RunManager {
     assertRefinable(prior, {
       isActive: (id) => this.active.has(id),
       worktreeExists: (p) => this.deps.worktrees.exists(p),
-      busyRun: (p) => this.busyDirs.get(p) ?? null,
+      busyRun: (p) => this.dirs.holder(p),
     });
     const cwd = prior.worktreePath!;
     const id = randomUUID();
-    this.claimDir(cwd, id);
+    this.dirs.claim(cwd, id);
     const prompt = refinementPrompt(input.prompt);
     this.deps.store.runs.insert({
       id,
@@ -169,158 +177,7 @@ export class RunManager {
       ownerPid: process.pid,
       now: this.now().toISOString(),
     });
-    return this.launch(id, cwd, prompt, true, false);
-  }
-
-  private async launch(id: string, cwd: string, prompt: string, resume: boolean, cleanupOnFinish: boolean): Promise<Run> {
-    const run = this.deps.store.runs.get(id)!;
-    const log = this.deps.logger.child({ runId: id, cardId: run.cardId });
-    this.deps.events.append(id, {
-      type: 'run_started',
-      cardId: run.cardId,
-      branch: run.branch,
-      worktreePath: run.worktreePath,
-      refinementOf: run.parentRunId,
-    });
-    let resolveSettled!: (run: Run) => void;
-    const settled = new Promise<Run>((resolve) => (resolveSettled = resolve));
-    const entry: ActiveRun = {
-      runId: id,
-      cwd,
-      startedAtMs: this.now().getTime(),
-      session: null,
-      starting: Promise.resolve(null),
-      stopRequested: false,
-      interruptReason: null,
-      cleanupOnFinish,
-      settled,
-      resolveSettled,
-    };
-    this.active.set(id, entry);
-    entry.starting = this.deps.agent
-      .start({
-        runId: id,
-        cwd,
-        sessionFile: run.sessionFile!,
-        resume,
-        prompt,
-        onEvent: (data) => this.deps.events.append(id, data),
-      })
-      .then(
-        (session) => {
-          entry.session = session;
-          void session.done.then((outcome) => this.settle(entry, outcome));
-          if (entry.stopRequested) void session.stop();
-          return session;
-        },
-        (err: unknown) => {
-          log.warn({ err }, 'agent failed to start');
-          const message = errorText(err);
-          this.deps.events.append(id, { type: 'error', message });
-          void this.settle(entry, { status: 'failed', summary: null, error: message, usage: { input: 0, output: 0, total: 0, costUsd: 0 } });
-          return null;
-        },
-      );
-    const session = await entry.starting;
-    if (!session) {
-      const failed = await entry.settled;
-      if (failed.ownsWorktree && failed.worktreePath && failed.branch) {
-        // Nothing ever ran in it: give the branch name and the folder back.
-        await this.deps.worktrees
-          .remove(failed.worktreePath, failed.branch, { deleteBranch: true })
-          .then(() => this.deps.store.runs.clearWorktree(failed.worktreePath!))
-          .catch((err: unknown) => log.warn({ err }, 'could not remove the worktree of a run that failed to start'));
-      }
-      throw new AppError('AGENT_START_FAILED', `run ${shortId(id)} failed to start: ${failed.error ?? 'unknown error'}`);
-    }
-    log.info({ cwd, resume }, 'run started');
-    return this.deps.store.runs.get(id)!;
-  }
-
-  /** Finalizes a run: head commit, dirty warning, files changed, usage, status; releases its worktree. */
-  private async settle(entry: ActiveRun, outcome: AgentOutcome): Promise<void> {
-    try {
-      await this.finalize(entry, outcome);
-    } catch (err) {
-      // Never leave a run `running` without an agent: record the failure as best we can.
-      this.deps.logger.error({ err, runId: entry.runId }, 'settling a run failed');
-      this.active.delete(entry.runId);
-      if (this.busyDirs.get(entry.cwd) === entry.runId) this.busyDirs.delete(entry.cwd);
-      const run = this.deps.store.runs.get(entry.runId)!;
-      entry.resolveSettled(run);
-    }
-  }
-
-  private async finalize(entry: ActiveRun, outcome: AgentOutcome): Promise<void> {
-    const id = entry.runId;
-    const { worktrees } = this.deps;
-    let commitSha: string | null = null;
-    let files: string[] = [];
-    const run = this.deps.store.runs.get(id)!;
-    try {
-      if (run.useWorktree && worktrees.exists(entry.cwd)) {
-        commitSha = await worktrees.headSha(entry.cwd);
-        const dirty = await worktrees.dirtySummary(entry.cwd);
-        if (dirty) this.deps.events.append(id, { type: 'warning', message: `the worktree has uncommitted changes:\n${dirty}` });
-        files = await worktrees.changedFiles(entry.cwd, run.baseSha);
-      }
-    } catch (err) {
-      this.deps.logger.warn({ err, runId: id }, 'could not read the worktree while settling');
-    }
-    const status: RunStatus = entry.interruptReason ? 'interrupted' : outcome.status;
-    this.deps.store.runs.finish(id, {
-      status,
-      summary: outcome.summary,
-      commitSha,
-      error: entry.interruptReason ?? outcome.error,
-      tokensInput: outcome.usage.input,
-      tokensOutput: outcome.usage.output,
-      tokensTotal: outcome.usage.total,
-      costUsd: outcome.usage.costUsd,
-      now: this.now().toISOString(),
-    });
-    const finished = this.deps.store.runs.get(id)!;
-    this.deps.events.append(id, this.settledEvent(finished, files, this.now().getTime() - entry.startedAtMs));
-    this.active.delete(id);
-    if (this.busyDirs.get(entry.cwd) === id) this.busyDirs.delete(entry.cwd);
-    if (entry.cleanupOnFinish && finished.ownsWorktree && finished.worktreePath) {
-      await this.removeWorktreeIfUnused(finished).catch((err: unknown) => this.deps.logger.warn({ err, runId: id }, 'cleanup failed'));
-    }
-    this.deps.logger.info({ runId: id, status, commitSha }, 'run settled');
-    entry.resolveSettled(this.deps.store.runs.get(id)!);
-  }
-
-  private settledEvent(run: Run, filesChanged: string[], durationMs: number) {
-    return {
-      type: 'run_settled' as const,
-      status: run.status,
-      summary: run.summary,
-      error: run.error,
-      commitSha: run.commitSha,
-      branch: run.branch,
-      filesChanged,
-      durationMs,
-      costUsd: run.costUsd,
-      tokensTotal: run.tokensTotal,
-    };
-  }
-
-  private claimDir(cwd: string, runId: string): void {
-    const elsewhere = this.deps.store.runs
-      .runningIn(cwd, cwd === this.deps.repoRoot)
-      .find((r) => r.ownerPid !== null && r.ownerPid !== process.pid && isAlive(r.ownerPid));
-    const holder = this.busyDirs.get(cwd) ?? elsewhere?.id;
-    if (holder) {
-      throw new UserError('WORKTREE_BUSY', `run ${shortId(holder)} is already working in ${cwd}; wait for it to finish or stop it first`);
-    }
-    this.busyDirs.set(cwd, runId);
-  }
-
-  private activeOrThrow(runId: string): ActiveRun {
-    const entry = this.active.get(runId);
-    if (entry) return entry;
-    const run = this.require(runId);
-    throw new UserError('RUN_NOT_ACTIVE', `run ${shortId(run.id)} has ${run.status}; start a refinement to continue it`);
+    return this.active.launch(id, cwd, { prompt, resume: true });
   }
 
   /** Delivers `text` before the agent's next model call. */
@@ -338,34 +195,22 @@ export class RunManager {
   }
 
   private async sessionOf(runId: string): Promise<AgentSession> {
-    const entry = this.activeOrThrow(runId);
-    const session = entry.session ?? (await entry.starting);
-    if (!session || !this.active.has(runId)) throw new UserError('RUN_NOT_ACTIVE', `run ${shortId(runId)} is no longer running`);
-    return session;
+    const run = this.require(runId);
+    if (!this.active.has(run.id)) {
+      throw new UserError('RUN_NOT_ACTIVE', `run ${shortId(run.id)} has ${run.status}; start a refinement to continue it`);
+    }
+    return this.active.session(run.id);
   }
 
-  /** Stops an active run through the agent's stop sequence. False when it was not running. */
+  /** Stops an active run through the agent's stop sequence; resolves once it settled. False when it was not running. */
   async stop(runId: string, by: string | null): Promise<boolean> {
-    const entry = this.active.get(runId);
-    if (!entry) {
-      this.require(runId);
-      return false;
-    }
-    if (!entry.stopRequested) {
-      entry.stopRequested = true;
-      this.deps.events.append(runId, { type: 'stop_requested', by });
-    }
-    const session = entry.session ?? (await entry.starting);
-    if (session) await session.stop();
-    await entry.settled;
-    return true;
+    const run = this.require(runId);
+    return this.active.stop(run.id, () => this.deps.events.append(run.id, { type: 'stop_requested', by }));
   }
 
   /** Resolves with the run once it has settled (at once for a settled run). */
   async waitForSettled(runId: string): Promise<Run> {
-    const entry = this.active.get(runId);
-    if (entry) return entry.settled;
-    return this.require(runId);
+    return this.active.settled(runId) ?? this.require(runId);
   }
 
   isActive(runId: string): boolean {
@@ -373,7 +218,7 @@ export class RunManager {
   }
 
   activeRunIds(): string[] {
-    return [...this.active.keys()];
+    return this.active.ids();
   }
 
   /** Deletes a settled run, its events, and its worktree once no other run uses it. */
@@ -398,7 +243,7 @@ export class RunManager {
   private async removeWorktreeIfUnused(run: Run): Promise<boolean> {
     const wt = run.worktreePath!;
     const users = this.deps.store.runs.listUsingWorktree(wt).filter((r) => r.id !== run.id);
-    if (this.busyDirs.has(wt) || users.some((r) => this.active.has(r.id) || this.deps.playtests.isRunning(r.id))) return false;
+    if (this.dirs.isHeldHere(wt) || users.some((r) => this.active.has(r.id) || this.deps.playtests.isRunning(r.id))) return false;
     if (users.length > 0) return false;
     await this.deps.worktrees.remove(wt, run.branch!, { deleteBranch: false });
     this.deps.store.runs.clearWorktree(wt);
@@ -468,16 +313,18 @@ export class RunManager {
    * Ends every active run (they become `interrupted`, refinable later) and every playtest.
    * Resolves when all have settled.
    */
+  /**
+   * Last resort when the process exits without a shutdown (no event loop left): SIGTERM each
+   * agent's tree (pi then kills its tool process groups) and SIGKILL every playtest tree.
+   * Their rows stay `running` and become `interrupted` at the next start.
+   */
+  killAllSync(): void {
+    for (const pid of this.active.agentPids()) signalTree(processTree(pid), 'SIGTERM');
+    this.deps.playtests.killAllSync();
+  }
+
   async shutdown(reason = 'the bot was shut down while this run was active; refine it to continue'): Promise<void> {
-    const entries = [...this.active.values()];
-    await Promise.all(
-      entries.map(async (entry) => {
-        entry.interruptReason = reason;
-        const session = entry.session ?? (await entry.starting);
-        if (session) await session.stop();
-        await entry.settled;
-      }),
-    );
+    await this.active.interruptAll(reason);
     await this.deps.playtests.stopAll();
     this.deps.events.flush();
   }

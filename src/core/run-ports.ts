@@ -24,4 +24,6 @@ export interface PlaytestOps {
   start(runId: string, cwd: string, by: string | null): void;
   stop(runId: string, by: string | null): Promise<boolean>;
   stopAll(): Promise<void>;
+  /** Kills every playtest tree synchronously (for `process.on('exit')`). */
+  killAllSync(): void;
 }

@@ -81,15 +81,16 @@ describe('PiEventMapper', () => {
     ]);
   });
 
-  it('reports queued user messages by kind and hides the initial prompt', () => {
+  it('hides the user messages the driver sent (the RunManager records them) and reports others', () => {
     const m = new PiEventMapper();
-    m.expectUserMessage('prompt', 'do it', false);
-    m.expectUserMessage('follow_up', 'and more');
-    m.expectUserMessage('steer', 'change of plan');
+    m.expectUserMessage('do it');
+    m.expectUserMessage('and more');
+    m.expectUserMessage('change of plan');
     const user = (text: string) => ({ type: 'message_end', message: { role: 'user', content: [{ type: 'text', text }] } });
     expect(m.map(user('do it'))).toEqual([]);
-    expect(m.map(user('change of plan'))).toEqual([{ type: 'user_message', kind: 'steer', text: 'change of plan', by: null }]);
-    expect(m.map(user('and more'))).toEqual([{ type: 'user_message', kind: 'follow_up', text: 'and more', by: null }]);
+    expect(m.map(user('change of plan'))).toEqual([]);
+    expect(m.map(user('and more'))).toEqual([]);
+    expect(m.map(user('from elsewhere'))).toEqual([{ type: 'user_message', kind: 'prompt', text: 'from elsewhere', by: null }]);
     expect(m.map({ type: 'message_end', message: { role: 'assistant', stopReason: 'stop', content: [{ type: 'text', text: ' fin ' }] } })).toEqual([
       { type: 'assistant_text', text: 'fin' },
     ]);

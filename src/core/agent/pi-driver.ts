@@ -85,7 +85,7 @@ export class PiDriver implements AgentDriver {
         session.baseline = statsUsage(stats.data) ?? session.baseline;
       }
       logger.debug({ ms: Date.now() - started }, 'agent ready');
-      session.mapper.expectUserMessage('prompt', opts.prompt, false);
+      session.mapper.expectUserMessage(opts.prompt);
       const res = await proc.request({ type: 'prompt', message: opts.prompt }, this.timeouts.commandMs);
       if (!res.success) {
         throw new AppError('AGENT_START_FAILED', `The agent rejected the prompt: ${res.error ?? 'unknown error'}`);

@@ -113,7 +113,7 @@ function assistantInfo(message: Json): AssistantInfo {
 export class PiEventMapper {
   private turns = 0;
   private readonly tools = new Map<string, string>();
-  private readonly expectedUsers: Array<{ kind: UserMessageKind; text: string; emit: boolean }> = [];
+  private readonly expectedUsers: string[] = [];
   /** The last assistant message of this process (any stop reason). */
   lastAssistant: AssistantInfo | null = null;
   /** Text of the last assistant message that ended with `stop` or `length` and had text. */
@@ -123,9 +123,9 @@ export class PiEventMapper {
   /** Usage summed over this process's assistant messages (fallback when stats are unavailable). */
   readonly usage = { input: 0, output: 0, total: 0, costUsd: 0 };
 
-  /** Announces a user message the driver sent, so its delivery maps to `user_message` of that kind. */
-  expectUserMessage(kind: UserMessageKind, text: string, emit = true): void {
-    this.expectedUsers.push({ kind, text, emit });
+  /** Announces a user message the driver sent: its delivery is not reported again. */
+  expectUserMessage(text: string): void {
+    this.expectedUsers.push(text);
   }
 
   /** Maps one wire event; returns zero or more compact events. */
@@ -197,10 +197,13 @@ export class PiEventMapper {
     }
     if (message.role === 'user') {
       const text = contentText(message.content);
-      const index = this.expectedUsers.findIndex((e) => e.text === text);
-      const expected = index === -1 ? null : this.expectedUsers.splice(index, 1)[0]!;
-      if (expected && !expected.emit) return [];
-      return [{ type: 'user_message', kind: expected?.kind ?? 'prompt', text: bounded(text, 2000), by: null }];
+      const index = this.expectedUsers.indexOf(text);
+      // Messages the driver sent were recorded (with who sent them) when they were requested.
+      if (index !== -1) {
+        this.expectedUsers.splice(index, 1);
+        return [];
+      }
+      return [{ type: 'user_message', kind: 'prompt', text: bounded(text, 2000), by: null }];
     }
     return [];
   }

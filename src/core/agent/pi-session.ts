@@ -115,7 +115,7 @@ export class PiSession implements AgentSession {
     const command = queued
       ? { type: kind === 'steer' ? 'steer' : 'follow_up', message: text }
       : { type: 'prompt', message: text, streamingBehavior: kind === 'steer' ? 'steer' : 'followUp' };
-    this.mapper.expectUserMessage(kind, text);
+    this.mapper.expectUserMessage(text);
     this.deliveriesInFlight += 1;
     try {
       const res = await this.proc.request(command, this.timeouts.commandMs);

@@ -1,0 +1,200 @@
+/**
+ * Supervision of live runs: one agent session per run, from launch to settle. Holds each run's
+ * working directory while its agent works, turns the agent's outcome into the run's final
+ * record, and never leaves a row `running` without an agent behind it.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.js';
+import type { AgentDriver, AgentOutcome, AgentSession } from './agent/agent-driver.js';
+import { AppError, errorText, UserError } from './errors.js';
+import type { EventLog } from './event-log.js';
+import type { WorktreeOps } from './run-ports.js';
+import { inspectWorktree, settledEvent } from './run-settle.js';
+import type { Run, RunStatus } from './types.js';
+import type { WorkDirs } from './work-dirs.js';
+
+export interface ActiveRunsDeps {
+  store: Pick<Store, 'runs'>;
+  events: EventLog;
+  agent: AgentDriver;
+  worktrees: WorktreeOps;
+  dirs: WorkDirs;
+  logger: Logger;
+  now: () => Date;
+}
+
+export interface LaunchOptions {
+  prompt: string;
+  /** A refinement resumes the run's existing session file. */
+  resume: boolean;
+  /** Called after the run settled and released its directory (e.g. worktree cleanup). */
+  afterSettle?: (run: Run) => Promise<void>;
+}
+
+interface ActiveRun {
+  runId: string;
+  cwd: string;
+  startedAtMs: number;
+  session: AgentSession | null;
+  starting: Promise<AgentSession | null>;
+  stopRequested: boolean;
+  /** Set when the bot itself ends the run (shutdown): the run becomes `interrupted`. */
+  interruptReason: string | null;
+  settled: Promise<Run>;
+  resolveSettled: (run: Run) => void;
+}
+
+const NO_USAGE = { input: 0, output: 0, total: 0, costUsd: 0 };
+
+export class ActiveRuns {
+  private readonly active = new Map<string, ActiveRun>();
+
+  constructor(private readonly deps: ActiveRunsDeps) {}
+
+  /**
+   * Starts the agent for a run row already inserted as `running` whose directory is claimed.
+   * Resolves once the agent runs; when it cannot start, the run is settled as failed first and
+   * the promise rejects with AGENT_START_FAILED.
+   */
+  async launch(runId: string, cwd: string, options: LaunchOptions): Promise<Run> {
+    const { store, events, logger } = this.deps;
+    const run = store.runs.get(runId)!;
+    const log = logger.child({ runId, cardId: run.cardId });
+    events.append(runId, { type: 'run_started', cardId: run.cardId, branch: run.branch, worktreePath: run.worktreePath, refinementOf: run.parentRunId });
+    let resolveSettled!: (run: Run) => void;
+    const settled = new Promise<Run>((resolve) => (resolveSettled = resolve));
+    const entry: ActiveRun = {
+      runId,
+      cwd,
+      startedAtMs: this.deps.now().getTime(),
+      session: null,
+      starting: Promise.resolve(null),
+      stopRequested: false,
+      interruptReason: null,
+      settled,
+      resolveSettled,
+    };
+    this.active.set(runId, entry);
+    const afterSettle = options.afterSettle ?? (async () => {});
+    entry.starting = this.deps.agent
+      .start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent: (d) => events.append(runId, d) })
+      .then(
+        (session) => {
+          entry.session = session;
+          void session.done.then((outcome) => this.settle(entry, outcome, afterSettle));
+          if (entry.stopRequested) void session.stop();
+          return session;
+        },
+        (err: unknown) => {
+          log.warn({ err }, 'agent failed to start');
+          const message = errorText(err);
+          events.append(runId, { type: 'error', message });
+          void this.settle(entry, { status: 'failed', summary: null, error: message, usage: NO_USAGE }, afterSettle);
+          return null;
+        },
+      );
+    if (!(await entry.starting)) {
+      const failed = await entry.settled;
+      throw new AppError('AGENT_START_FAILED', `run ${runId.slice(0, 8)} failed to start: ${failed.error ?? 'unknown error'}`);
+    }
+    log.info({ cwd, resume: options.resume }, 'run started');
+    return store.runs.get(runId)!;
+  }
+
+  private async settle(entry: ActiveRun, outcome: AgentOutcome, afterSettle: (run: Run) => Promise<void>): Promise<void> {
+    let run: Run;
+    try {
+      run = await this.finalize(entry, outcome);
+    } catch (err) {
+      // Never leave a run `running` without an agent: record the failure as best we can.
+      this.deps.logger.error({ err, runId: entry.runId }, 'settling a run failed');
+      this.active.delete(entry.runId);
+      this.deps.dirs.release(entry.cwd, entry.runId);
+      run = this.deps.store.runs.get(entry.runId)!;
+    }
+    await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
+    entry.resolveSettled(this.deps.store.runs.get(entry.runId) ?? run);
+  }
+
+  /** Head commit, dirty warning, files changed, usage and status; releases the directory. */
+  private async finalize(entry: ActiveRun, outcome: AgentOutcome): Promise<Run> {
+    const { store, events, logger } = this.deps;
+    const id = entry.runId;
+    const report = await inspectWorktree(this.deps.worktrees, store.runs.get(id)!, entry.cwd).catch((err: unknown) => {
+      logger.warn({ err, runId: id }, 'could not read the worktree while settling');
+      return { commitSha: null, dirty: null, filesChanged: [] };
+    });
+    if (report.dirty) events.append(id, { type: 'warning', message: `the worktree has uncommitted changes:\n${report.dirty}` });
+    const status: RunStatus = entry.interruptReason ? 'interrupted' : outcome.status;
+    const now = this.deps.now();
+    store.runs.finish(id, {
+      status,
+      summary: outcome.summary,
+      commitSha: report.commitSha,
+      error: entry.interruptReason ?? outcome.error,
+      tokensInput: outcome.usage.input,
+      tokensOutput: outcome.usage.output,
+      tokensTotal: outcome.usage.total,
+      costUsd: outcome.usage.costUsd,
+      now: now.toISOString(),
+    });
+    const finished = store.runs.get(id)!;
+    events.append(id, settledEvent(finished, report.filesChanged, now.getTime() - entry.startedAtMs));
+    this.active.delete(id);
+    this.deps.dirs.release(entry.cwd, id);
+    logger.info({ runId: id, status, commitSha: report.commitSha }, 'run settled');
+    return finished;
+  }
+
+  has(runId: string): boolean {
+    return this.active.has(runId);
+  }
+
+  ids(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** The live session of a run, waiting for its start; UserError when it is not running. */
+  async session(runId: string): Promise<AgentSession> {
+    const entry = this.active.get(runId);
+    const session = entry && (entry.session ?? (await entry.starting));
+    if (!session || !this.active.has(runId)) throw new UserError('RUN_NOT_ACTIVE', `run ${runId.slice(0, 8)} is not running`);
+    return session;
+  }
+
+  /** Runs the stop sequence and resolves after the run settled. False when it was not running. */
+  async stop(runId: string, onFirstRequest: () => void): Promise<boolean> {
+    const entry = this.active.get(runId);
+    if (!entry) return false;
+    if (!entry.stopRequested) {
+      entry.stopRequested = true;
+      onFirstRequest();
+    }
+    const session = entry.session ?? (await entry.starting);
+    if (session) await session.stop();
+    await entry.settled;
+    return true;
+  }
+
+  /** Resolves with the run once settled; undefined when it is not active. */
+  settled(runId: string): Promise<Run> | undefined {
+    return this.active.get(runId)?.settled;
+  }
+
+  /** Process ids of the running agents (each its own process group leader). */
+  agentPids(): number[] {
+    return [...this.active.values()].flatMap((e) => (e.session?.pid ? [e.session.pid] : []));
+  }
+
+  /** Stops every active run; they settle as `interrupted` with `reason`. */
+  async interruptAll(reason: string): Promise<void> {
+    await Promise.all(
+      [...this.active.values()].map(async (entry) => {
+        entry.interruptReason = reason;
+        const session = entry.session ?? (await entry.starting);
+        if (session) await session.stop();
+        await entry.settled;
+      }),
+    );
+  }
+}
