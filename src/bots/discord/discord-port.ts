@@ -1,0 +1,139 @@
+/**
+ * The ChatPort over discord.js's REST client: the only place run output reaches Discord.
+ * Every create and edit goes out with `allowed_mentions: { parse: [] }` (an edit without it
+ * would re-parse mentions with the defaults), creates carry the outbox row's nonce with
+ * `enforce_nonce` so a retried create returns the first message instead of posting twice.
+ * Writes are never retried here: delivery owns retries, guided by `classifyError`.
+ */
+import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type REST } from 'discord.js';
+import type { Logger } from 'pino';
+import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../chat/chat-types.js';
+import { DISCORD_LIMITS, DiscordErrorCode, MAX_NONCE_CHARS, MAX_THREAD_NAME_CHARS, THREAD_AUTO_ARCHIVE_MINUTES } from './limits.js';
+import { channelIdOf, channelRef, messageIdsOf, messageRef, PLATFORM, permalinkOf } from './refs.js';
+
+const NO_MENTIONS = { parse: [] as string[] };
+
+/** Network failures worth a retry (timeouts, resets, refused connections). */
+const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export interface DiscordPortOptions {
+  rest: Pick<REST, 'post' | 'patch' | 'put'>;
+  guildId: string;
+  logger: Logger;
+  limits?: ChatLimits;
+}
+
+export class DiscordPort implements ChatPort {
+  readonly platform = PLATFORM;
+  readonly limits: ChatLimits;
+
+  constructor(private readonly opts: DiscordPortOptions) {
+    this.limits = opts.limits ?? DISCORD_LIMITS;
+  }
+
+  async post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string }): Promise<MessageRef> {
+    const channelId = channelIdOf(thread ?? channel);
+    const nonce = opts.nonce.slice(0, MAX_NONCE_CHARS);
+    const created = (await this.opts.rest.post(Routes.channelMessages(channelId), {
+      body: { content: body, allowed_mentions: NO_MENTIONS, nonce, enforce_nonce: true },
+    })) as APIMessage;
+    return messageRef(channelId, created.id);
+  }
+
+  async edit(message: MessageRef, body: string): Promise<void> {
+    const { channelId, messageId } = messageIdsOf(message);
+    await this.unarchivingOnce(channelId, () =>
+      this.opts.rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: body, allowed_mentions: NO_MENTIONS } }),
+    );
+  }
+
+  async react(message: MessageRef, emoji: string): Promise<void> {
+    const { channelId, messageId } = messageIdsOf(message);
+    await this.unarchivingOnce(channelId, () => this.opts.rest.put(Routes.channelMessageOwnReaction(channelId, messageId, encodeURIComponent(emoji))));
+  }
+
+  /** A public thread started from the header message (thread id = message id). Idempotent. */
+  async createThread(channel: ChannelRef, from: MessageRef, name: string): Promise<ThreadRef> {
+    const { channelId, messageId } = messageIdsOf(from);
+    try {
+      const thread = (await this.opts.rest.post(Routes.threads(channelId, messageId), {
+        body: { name: name.slice(0, MAX_THREAD_NAME_CHARS), auto_archive_duration: THREAD_AUTO_ARCHIVE_MINUTES },
+      })) as APIChannel;
+      return channelRef(thread.id);
+    } catch (err) {
+      // A retry after a lost response: the message already has its thread, and its id is the message's.
+      if (err instanceof DiscordAPIError && err.code === DiscordErrorCode.ThreadAlreadyCreated) {
+        this.opts.logger.info({ channel, messageId }, 'thread already existed for the header; reusing it');
+        return channelRef(messageId);
+      }
+      throw err;
+    }
+  }
+
+  permalink(channel: ChannelRef, thread: ThreadRef | null, message?: MessageRef | null): string | null {
+    try {
+      const target = message ? messageIdsOf(message) : { channelId: channelIdOf(thread ?? channel), messageId: null };
+      return permalinkOf(this.opts.guildId, target.channelId, target.messageId);
+    } catch {
+      return null;
+    }
+  }
+
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifyDiscordError(err);
+  }
+
+  /**
+   * Edits and reactions fail with 50083 in an archived thread (Discord archives idle threads);
+   * unarchive it and try once more. Posting unarchives by itself.
+   */
+  private async unarchivingOnce(channelId: string, call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if (!(err instanceof DiscordAPIError && err.code === DiscordErrorCode.ThreadArchived)) throw err;
+      this.opts.logger.info({ channelId }, 'thread is archived; unarchiving it to edit or react');
+      await this.opts.rest.patch(Routes.channel(channelId), { body: { archived: false } });
+      await call();
+    }
+  }
+}
+
+/**
+ * discord.js errors → what delivery should do: a `RateLimitError` (a wait over our threshold,
+ * thrown instead of slept) → `rate_limited` after its wait; 5xx, timeouts and connection resets
+ * → `transient`; any other API error → `permanent` with its code (e.g. 10008 unknown message,
+ * 50083 archived thread, 50013 missing permissions).
+ */
+export function classifyDiscordError(err: unknown): DeliveryErrorClass {
+  if (err instanceof RateLimitError) {
+    return { kind: 'rate_limited', retryAfterMs: Math.max(err.retryAfter, err.timeToReset, 0) };
+  }
+  if (err instanceof DiscordAPIError) {
+    if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: retryAfterOf(err.rawError) };
+    if (err.status >= 500) return { kind: 'transient' };
+    return { kind: 'permanent', reason: `Discord ${err.status} (code ${err.code}): ${err.message}` };
+  }
+  if (err instanceof HTTPError) {
+    if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: 1_000 };
+    if (err.status >= 500 || err.status === 408) return { kind: 'transient' };
+    return { kind: 'permanent', reason: `Discord HTTP ${err.status}: ${err.message}` };
+  }
+  if (isTransientNetworkError(err)) return { kind: 'transient' };
+  return { kind: 'permanent', reason: err instanceof Error ? err.message : String(err) };
+}
+
+function retryAfterOf(raw: unknown): number {
+  const seconds = (raw as { retry_after?: unknown } | null)?.retry_after;
+  return typeof seconds === 'number' && seconds >= 0 ? Math.ceil(seconds * 1000) : 1_000;
+}
+
+function isTransientNetworkError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_NETWORK.has(code)) return true;
+    if (/ECONNRESET|fetch failed|socket hang up/i.test(e.message)) return true;
+  }
+  return false;
+}
