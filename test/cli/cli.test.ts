@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
 import { isAlive } from '../../src/core/process-tree.js';
 import { makeBotEnv } from '../support/engine-harness.js';
 import { MockLlm } from '../support/mock-llm.js';
@@ -28,6 +30,20 @@ function chatops(args: string[], extraEnv: Record<string, string> = {}): ResultP
   return execa(process.execPath, [BIN, ...args], { cwd: bot.repo, env: { ...bot.env, ...extraEnv }, extendEnv: false, reject: false, all: true });
 }
 
+/** The same CLI in this process (no process start-up per call), for commands that need no signals. */
+async function chatopsHere(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, cb) => (append(String(chunk)), cb()) });
+  const exitCode = await runCli(['node', 'chatops', ...args], {
+    stdout: sink((t) => (stdout += t)),
+    stderr: sink((t) => (stderr += t)),
+    env: bot.env,
+    cwd: bot.repo,
+  });
+  return { exitCode, stdout: stdout.trimEnd(), stderr: stderr.trimEnd() };
+}
+
 /** Resolves with everything printed so far once `pattern` appears on stdout. */
 function waitForOutput(child: ResultPromise, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -42,30 +58,30 @@ function waitForOutput(child: ResultPromise, pattern: RegExp): Promise<string> {
 
 describe('chatops cards', () => {
   it('adds, lists (also as JSON), shows and imports cards; bad input gets a clear error and exit 2', async () => {
-    expect((await chatops(['cards', 'add', 'card-1', '--title', 'Jump', '--body', 'Make it jump'])).stdout).toBe('added card-1           Jump');
-    const dup = await chatops(['cards', 'add', 'card-1', '--title', 'Again']);
+    expect((await chatopsHere(['cards', 'add', 'card-1', '--title', 'Jump', '--body', 'Make it jump'])).stdout).toBe('added card-1           Jump');
+    const dup = await chatopsHere(['cards', 'add', 'card-1', '--title', 'Again']);
     expect(dup.exitCode).toBe(2);
     expect(dup.stderr).toMatch(/card-1 already exists/);
-    const bad = await chatops(['cards', 'add', 'card 1', '--title', 'x']);
+    const bad = await chatopsHere(['cards', 'add', 'card 1', '--title', 'x']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/not a valid card id/);
 
     const dir = makeTempDir();
     fs.writeFileSync(path.join(dir, 'backlog.md'), '## card-2: Run\nRun faster.\n\n## card-3: Swim\n');
-    expect((await chatops(['cards', 'import', path.join(dir, 'backlog.md')])).stdout).toBe('imported 2 cards (2 new, 0 updated)');
+    expect((await chatopsHere(['cards', 'import', path.join(dir, 'backlog.md')])).stdout).toBe('imported 2 cards (2 new, 0 updated)');
     fs.writeFileSync(path.join(dir, 'cards.json'), JSON.stringify([{ id: 'card-3', title: 'Swim well' }]));
-    expect((await chatops(['cards', 'import', path.join(dir, 'cards.json')])).stdout).toBe('imported 1 cards (0 new, 1 updated)');
-    const missing = await chatops(['cards', 'import', path.join(dir, 'nope.json')]);
+    expect((await chatopsHere(['cards', 'import', path.join(dir, 'cards.json')])).stdout).toBe('imported 1 cards (0 new, 1 updated)');
+    const missing = await chatopsHere(['cards', 'import', path.join(dir, 'nope.json')]);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
 
-    const json = JSON.parse((await chatops(['cards', 'list', '--json'])).stdout) as { id: string; title: string }[];
+    const json = JSON.parse((await chatopsHere(['cards', 'list', '--json'])).stdout) as { id: string; title: string }[];
     expect(json.map((c) => [c.id, c.title])).toEqual([
       ['card-1', 'Jump'],
       ['card-2', 'Run'],
       ['card-3', 'Swim well'],
     ]);
-    expect((await chatops(['cards', 'show', 'card-2'])).stdout).toContain('card-2: Run\nstatus: todo\n\nRun faster.');
-    expect((await chatops(['cards', 'show', 'card-9'])).stderr).toMatch(/unknown card "card-9"/);
+    expect((await chatopsHere(['cards', 'show', 'card-2'])).stdout).toContain('card-2: Run\nstatus: todo\n\nRun faster.');
+    expect((await chatopsHere(['cards', 'show', 'card-9'])).stderr).toMatch(/unknown card "card-9"/);
   });
 });
 
@@ -143,7 +159,7 @@ describe('chatops run', () => {
   });
 
   it('refuses to refine a run that does not exist, with advice', async () => {
-    const result = await chatops(['refine', 'deadbeef']);
+    const result = await chatopsHere(['refine', 'deadbeef']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/no run "deadbeef"/);
   });
