@@ -1,5 +1,5 @@
 /**
- * Appends run events to the store in batches and fans them out to subscribers once they are
+ * Appends run events to the store in batches (one transaction for all runs) and fans them out to subscribers once they are
  * persisted. Events of one run keep their order; a batch is written when it reaches
  * `maxBatch` events, after `flushMs`, or at once for events that must not wait (start, settle).
  */
@@ -60,12 +60,18 @@ export class EventLog {
       list.push(e);
       byRun.set(e.runId, list);
     }
-    const written: RunEvent[] = [];
-    for (const [runId, events] of byRun) {
-      try {
-        written.push(...this.repo.append(runId, events));
-      } catch (err) {
-        this.logger.error({ err, runId, count: events.length }, 'could not persist run events');
+    let written: RunEvent[] = [];
+    try {
+      written = this.repo.appendMany([...byRun].map(([runId, events]) => ({ runId, events })));
+    } catch (err) {
+      // One bad run (e.g. deleted meanwhile) must not cost the others their events.
+      this.logger.warn({ err, count: batch.length }, 'batched event write failed; writing run by run');
+      for (const [runId, events] of byRun) {
+        try {
+          written.push(...this.repo.append(runId, events));
+        } catch (e) {
+          this.logger.error({ err: e, runId, count: events.length }, 'could not persist run events');
+        }
       }
     }
     for (const event of written) {

@@ -25,16 +25,25 @@ export class RunEventsRepo {
 
   /** Appends events for one run in one transaction, numbering them after the run's last seq. */
   append(runId: string, events: { data: RunEventData; createdAt: string }[]): RunEvent[] {
-    if (events.length === 0) return [];
+    return this.appendMany([{ runId, events }]);
+  }
+
+  /**
+   * Appends events of several runs in ONE transaction (one fsync), numbering each run's events
+   * after its last seq. Returns them in the order given.
+   */
+  appendMany(batches: { runId: string; events: { data: RunEventData; createdAt: string }[] }[]): RunEvent[] {
     const last = this.db.prepare('SELECT MAX(seq) AS seq FROM agent_run_events WHERE run_id = ?');
     const insert = this.db.prepare('INSERT INTO agent_run_events (run_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)');
     return this.db.transaction(() => {
-      let seq = ((last.get(runId) as { seq: number | null }).seq ?? 0) as number;
       const out: RunEvent[] = [];
-      for (const e of events) {
-        seq++;
-        insert.run(runId, seq, e.data.type, JSON.stringify(e.data), e.createdAt);
-        out.push({ runId, seq, type: e.data.type, data: e.data, createdAt: e.createdAt });
+      for (const { runId, events } of batches) {
+        let seq = ((last.get(runId) as { seq: number | null }).seq ?? 0) as number;
+        for (const e of events) {
+          seq++;
+          insert.run(runId, seq, e.data.type, JSON.stringify(e.data), e.createdAt);
+          out.push({ runId, seq, type: e.data.type, data: e.data, createdAt: e.createdAt });
+        }
       }
       return out;
     })();
