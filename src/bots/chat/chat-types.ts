@@ -93,7 +93,10 @@ export interface ChatLimits {
   maxMessageChars: number;
   /** Kept free below the cap for part markers and fence repair (Discord: 100 → 1,900). */
   messageHeadroom: number;
-  /** Minimum gap between two edits of the live status message of one run. */
+  /**
+   * Minimum gap between two edits of the live status message of one run. Read before every
+   * edit, so an adapter may compute it (Slack: grows with the number of active runs).
+   */
   minEditIntervalMs: number;
   /** Minimum gap between two requests in one thread lane. */
   threadMinIntervalMs: number;
@@ -132,9 +135,11 @@ export interface ChatPort {
   /**
    * Posts `body` in `thread` (or at the channel's top level when null). `nonce` (≤ 25 chars) is
    * deterministic per outbox row: a retried create with the same nonce must not post twice
-   * (Discord `enforce_nonce`; Slack message metadata).
+   * (Discord `enforce_nonce`; Slack message metadata). `mayExist` is true when an earlier attempt
+   * of this row may have posted (it failed ambiguously, or the bot stopped while it was in flight):
+   * an adapter without server-side nonces looks the post up before sending it again.
    */
-  post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string }): Promise<MessageRef>;
+  post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef>;
   edit(message: MessageRef, body: string): Promise<void>;
   react(message: MessageRef, emoji: string): Promise<void>;
   /** Opens a thread from a top-level message (Discord: public thread, id = message id; Slack: the message's ts). */

@@ -153,7 +153,7 @@ export class Delivery {
           if (link) body = `${body} · ${link}`;
         }
         const thread = row.inThread ? row.thread : null;
-        const ref = await this.lanes.call(dest, 'message', () => port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id) }));
+        const ref = await this.lanes.call(dest, 'message', () => port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 }));
         store.outbox.markSent(row.id, ref, this.iso());
         return;
       }

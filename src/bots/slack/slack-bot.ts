@@ -1,0 +1,228 @@
+/**
+ * The Slack bot: a Bolt App wired to the chat layer. Socket Mode (app token) by default, HTTP
+ * mode (Bolt checks the signature and timestamp of every request) when a signing secret and a
+ * port are configured. Slash commands are acknowledged before anything else; message and
+ * reaction events (Bolt acks those itself) become `ChatEvent`s (translate.ts) for the
+ * controller, which dedupes them by Slack's event id. Run output leaves through `SlackPort` on
+ * a separate write client whose own retries are off. `connect()` checks the token (auth.test);
+ * `start()` starts delivery, the relay and the transport; `stop()` finishes inbound work, stops
+ * sending and disconnects.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { AuthConfig, SlackConfig } from '../../config.js';
+import type { RunManager } from '../../core/run-manager.js';
+import type { Store } from '../../store/index.js';
+import { createChatBot, type ChatBot, type ChatBotOptions } from '../chat/chat-bot.js';
+import type { ChatEvent, ChatLimits } from '../chat/chat-types.js';
+import { boltLogger } from './bolt-logger.js';
+import { slackText } from './escape.js';
+import { slackLimits } from './limits.js';
+import { channelRef } from './refs.js';
+import { SlackPort } from './slack-port.js';
+import { commandEvent, messageEvent, reactionEvent, type BotIdentity, type EventBody, type SlashCommandData } from './translate.js';
+import { UserNames } from './user-names.js';
+
+/** The slash commands the app declares (slack-app-manifest.yml); `/chatops` alone shows the help. */
+export const SLASH_COMMANDS = ['/run', '/runs', '/card', '/chatops'] as const;
+
+export interface SlackBotOptions {
+  slack: SlackConfig;
+  auth: AuthConfig;
+  store: Store;
+  /** The RunManager. */
+  runs: ChatBotOptions['runs'] & Pick<RunManager, 'activeRunIds'>;
+  logger: Logger;
+  /** Pacing numbers (default `slackLimits(active runs)`; tests against a fake with shrunk windows scale them). */
+  limits?: ChatLimits;
+  /** Chat-layer knobs for tests: clock, digest flush delay, delivery backoff. */
+  chat?: Pick<ChatBotOptions, 'clock' | 'flushDelayMs' | 'renderer' | 'delivery' | 'threadLinkWaitMs'>;
+  /**
+   * HTTP mode: the interface to listen on. Default 127.0.0.1: Slack only calls HTTPS URLs, so a
+   * TLS-terminating proxy on this host forwards to the bot.
+   */
+  httpHost?: string;
+  /** Socket Mode: the SDK's ping timeout, which is also its reconnect delay (default 5,000 ms). */
+  clientPingTimeoutMs?: number;
+}
+
+/** A fresh WebClient options object each time: the Socket Mode client mutates the one it gets. */
+function clientOptions(slack: SlackConfig): { slackApiUrl?: string } {
+  return slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {};
+}
+
+/** The write client: no SDK retries (a timed-out post could be sent twice), 429s thrown to delivery. */
+export function createWriteClient(slack: SlackConfig): InstanceType<typeof webApi.WebClient> {
+  return new webApi.WebClient(slack.botToken, {
+    ...clientOptions(slack),
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    logLevel: webApi.LogLevel.ERROR,
+  });
+}
+
+export class SlackBot {
+  readonly app: App;
+  readonly port: SlackPort;
+  readonly chat: ChatBot;
+  readonly mode: 'socket' | 'http';
+  /** Resolves when the bot has stopped. */
+  readonly done: Promise<void>;
+  /** HTTP mode: the port the server listens on once started. */
+  httpPort: number | null = null;
+  private resolveDone!: () => void;
+  private readonly log: Logger;
+  private readonly names: UserNames;
+  private readonly pending = new Set<Promise<void>>();
+  private accepting = false;
+  private stopping: Promise<void> | null = null;
+
+  /** Checks the bot token (auth.test on the write client) and builds the bot; rejects on a bad token or an unreachable API. */
+  static async connect(opts: SlackBotOptions): Promise<SlackBot> {
+    const writer = createWriteClient(opts.slack);
+    const who = await writer.auth.test();
+    if (!who.user_id || !who.bot_id) throw new Error('Slack auth.test did not name the bot user: is SLACK_BOT_TOKEN a bot (xoxb-) token?');
+    return new SlackBot(opts, writer, { userId: who.user_id, botId: who.bot_id }, who.url ?? 'https://slack.com/');
+  }
+
+  private constructor(
+    private readonly opts: SlackBotOptions,
+    writer: InstanceType<typeof webApi.WebClient>,
+    private readonly me: BotIdentity,
+    teamUrl: string,
+  ) {
+    this.log = opts.logger.child({ component: 'slack' });
+    const { slack } = opts;
+    this.mode = slack.signingSecret && slack.port !== null ? 'http' : 'socket';
+    const logger = boltLogger(this.log.child({ part: 'bolt' }));
+    const common = {
+      token: slack.botToken,
+      botId: me.botId,
+      botUserId: me.userId,
+      // auth.test already ran in connect(); Bolt need not repeat it.
+      tokenVerificationEnabled: false,
+      convoStore: false as const,
+      clientOptions: clientOptions(slack),
+      logger,
+      logLevel: LogLevel.INFO,
+    };
+    if (this.mode === 'http') {
+      this.app = new App({ ...common, signingSecret: slack.signingSecret! });
+    } else {
+      if (!slack.appToken) throw new Error('Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)');
+      const receiver = new SocketModeReceiver({
+        appToken: slack.appToken,
+        installerOptions: { clientOptions: clientOptions(slack) },
+        logger,
+        logLevel: LogLevel.INFO,
+        ...(opts.clientPingTimeoutMs ? { clientPingTimeout: opts.clientPingTimeoutMs } : {}),
+      });
+      this.app = new App({ ...common, receiver });
+    }
+    this.names = new UserNames(this.app.client, this.log);
+    this.port = new SlackPort({
+      client: writer,
+      teamUrl,
+      limits: opts.limits ?? slackLimits(() => opts.runs.activeRunIds().length),
+      logger: this.log.child({ part: 'port' }),
+    });
+    this.chat = createChatBot({
+      store: opts.store,
+      runs: opts.runs,
+      port: this.port,
+      auth: opts.auth,
+      logger: opts.logger,
+      notifyChannel: slack.notifyChannel ? channelRef(slack.notifyChannel) : null,
+      ...opts.chat,
+    });
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.wire();
+  }
+
+  /** Starts delivery and the relay, then the transport (Socket Mode connection or HTTP server). */
+  async start(): Promise<void> {
+    this.chat.start();
+    this.accepting = true;
+    try {
+      if (this.mode === 'http') {
+        const server = (await this.app.start({ port: this.opts.slack.port!, host: this.opts.httpHost ?? '127.0.0.1' })) as Server;
+        this.httpPort = (server.address() as AddressInfo).port;
+      } else {
+        await this.app.start();
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.log.info({ mode: this.mode, botUserId: this.me.userId, httpPort: this.httpPort }, 'connected to Slack');
+  }
+
+  /** Resolves when every event received so far is handled and the outbox is empty. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.chat.idle();
+  }
+
+  /** Stops taking events, finishes the ones in hand, stops sending (pending rows stay for the next start), disconnects. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.accepting = false;
+      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      await this.chat.stop();
+      try {
+        await this.app.stop();
+      } catch (err) {
+        this.log.warn({ err }, 'stopping the Slack transport failed');
+      }
+      this.log.info('disconnected from Slack');
+      this.resolveDone();
+    })());
+  }
+
+  private wire(): void {
+    const { app } = this;
+    for (const name of SLASH_COMMANDS) {
+      app.command(name, async ({ ack, command, respond }) => {
+        // Acknowledge first: Slack shows the user an error after 3 s; everything else happens after.
+        await ack();
+        const cmd = command as unknown as SlashCommandData;
+        this.track('command', async () => {
+          const answer = async (text: string): Promise<void> => {
+            await respond({ response_type: 'ephemeral', text: slackText(text) });
+          };
+          const event = commandEvent(cmd, answer);
+          event.user.displayName = await this.names.of(cmd.user_id, cmd.user_name);
+          await this.chat.handle(event);
+        });
+      });
+    }
+    app.event('message', async ({ body }) => this.track('message', () => this.onEvent(body as unknown as EventBody, messageEvent)));
+    app.event('reaction_added', async ({ body }) => this.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
+    app.event('reaction_removed', async ({ body }) => this.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
+    app.error(async (err) => {
+      this.log.error({ err }, 'Slack listener error');
+    });
+  }
+
+  /** Runs an inbound handler in the background, tracked for `idle()`/`stop()`; it never rejects. */
+  private track(kind: string, fn: () => Promise<void>): void {
+    if (!this.accepting) {
+      this.log.warn({ kind }, 'Slack event arrived while the bot is stopping; ignored');
+      return;
+    }
+    const work = fn().catch((err: unknown) => this.log.error({ err, kind }, 'handling a Slack event failed'));
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  private async onEvent(body: EventBody, translate: (body: EventBody, me: BotIdentity) => ChatEvent | null): Promise<void> {
+    const event = translate(body, this.me);
+    if (!event) return;
+    if (event.kind === 'reply' || event.kind === 'reaction') {
+      event.user.displayName = await this.names.of(event.user.id.replace(/^slack:/, ''));
+    }
+    await this.chat.handle(event);
+  }
+}
