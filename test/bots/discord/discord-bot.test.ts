@@ -1,21 +1,26 @@
 /**
  * The Discord adapter end to end: the real discord.js client against the fake Discord, the real
  * controller, relay and delivery, the real RunManager with the real pi agent and the scripted
- * model. One fake, one engine and one bot for the whole file; scenarios run in order.
+ * model. One fake, one engine and one bot for the whole file; scenarios run in order and share
+ * runs (each real pi start costs seconds): the /run scenario's run is later refined and playtested.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelIdOf } from '../../../src/bots/discord/refs.js';
+import type { Run } from '../../../src/core/types.js';
 import { MockLlm, transcript } from '../../support/mock-llm.js';
 import { makeTempDir, useTempDirs } from '../../support/temp.js';
-import { blockUntilFile, botMessages, release, runCommand, startWorld, type World } from './discord-e2e-support.js';
+import { AGENT_WAIT, blockUntilFile, botMessages, gateFile, release, releaseAll, runCommand, startWorld, type World } from './discord-e2e-support.js';
 
 useTempDirs();
 
 const GAME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/playtest/game.mjs');
 let llm: MockLlm;
 let w: World;
+/** The run of the `/run` scenario; later scenarios refine and playtest it in its thread. */
+let first: { run: Run; threadId: string; headerId: string; latest: Run };
 
 beforeAll(async () => {
   llm = await MockLlm.start();
@@ -23,6 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  releaseAll();
   await w?.close();
   await llm?.close();
 });
@@ -31,7 +37,7 @@ const settle = async (runId: string) => {
   await w.h.engine.manager.waitForSettled(runId);
   await w.bot.idle();
 };
-const lastNote = (threadId: string, re: RegExp) => w.fake.waitFor(() => botMessages(w.fake, threadId).find((m) => re.test(m.content)), { description: `note ${re}` });
+const lastNote = (threadId: string, re: RegExp) => w.fake.waitFor(() => botMessages(w.fake, threadId).find((m) => re.test(m.content)), { description: `note ${re}`, ...AGENT_WAIT });
 
 describe('Discord bot against the fake Discord', () => {
   it('registers the guild commands at start-up and autocompletes card ids from the card list', async () => {
@@ -52,13 +58,14 @@ describe('Discord bot against the fake Discord', () => {
     const runsAtAck = w.h.engine.manager.list().length;
     expect(ack.type).toBe(5);
     expect((ack.data as { flags?: number } | undefined)?.flags).toBe(64);
-    expect(ack.latencyMs).toBeLessThan(500);
+    expect(ack.latencyMs).toBeLessThan(1_000);
     expect(worktreesAtAck).toEqual([]);
     expect(runsAtAck).toBe(0);
 
-    const answer = await cmd.waitForOriginal((m) => m.content.includes('Started run'));
+    const answer = await cmd.waitForOriginal((m) => m.content.includes('Started run'), AGENT_WAIT);
     const run = w.h.engine.manager.list()[0]!;
     expect(Date.parse(run.createdAt)).toBeGreaterThanOrEqual(ack.at);
+    first = { run, threadId: channelIdOf(w.h.engine.store.chatThreads.threadOfRun(run.id)!.thread!), headerId: '', latest: run };
     await settle(run.id);
 
     const header = botMessages(w.fake, w.fake.channels.general).find((m) => m.content.includes(`Run ${run.id.slice(0, 8)}`))!;
@@ -66,6 +73,8 @@ describe('Discord bot against the fake Discord', () => {
     expect(header.nonce).toBeDefined();
     expect(header.enforceNonce).toBe(true);
     const thread = w.fake.thread(header.id)!;
+    first.headerId = header.id;
+    expect(first.threadId).toBe(thread.id);
     expect(thread.parentId).toBe(w.fake.channels.general);
     expect(thread.name).toContain('card-1');
     expect(answer.content).toContain(`https://discord.com/channels/${w.fake.guildId}/${thread.id}`);
@@ -89,51 +98,102 @@ describe('Discord bot against the fake Discord', () => {
     for (const n of notify) expect(n.content).toContain(`https://discord.com/channels/${w.fake.guildId}/${thread.id}`);
   });
 
-  it('a reply steers the running agent and a `later:` reply follows up; both reach the model and are acknowledged', async () => {
-    const go = path.join(makeTempDir(), 'go');
-    llm.reset();
-    llm.respond(blockUntilFile(llm, go, 'busy-steer'));
-    const { run, threadId } = await runCommand(w);
-    await llm.waitForSignal('busy-steer');
-    const steer = w.fake.userMessage({ channelId: threadId, content: 'use a spring for the jump', user: 'alice' });
-    const later = w.fake.userMessage({ channelId: threadId, content: 'later: also add a test', user: 'alice' });
-    await w.fake.waitFor(() => w.fake.reactions(threadId, steer.id).length > 0 && w.fake.reactions(threadId, later.id).length > 0);
-    expect(w.fake.reactions(threadId, steer.id)[0]!.emoji.name).toBe('👀');
-    expect(w.fake.reactions(threadId, later.id)[0]!.emoji.name).toBe('📨');
-    llm.respond((req) => (req.messages.at(-1)?.role === 'tool' ? { text: 'finished' } : { text: `ok: ${transcript(req).at(-1)}` }));
-    release(go);
-    await settle(run.id);
-    const all = llm.requests.map((r) => transcript(r).join('\n'));
-    const steerAt = all.findIndex((t) => t.includes('use a spring for the jump'));
-    const laterAt = all.findIndex((t) => t.includes('also add a test'));
-    expect(steerAt).toBeGreaterThan(0);
-    expect(laterAt).toBeGreaterThan(steerAt);
-    const lines = botMessages(w.fake, threadId).map((m) => m.content).join('\n');
-    expect(lines).toContain('🧭 steer from Alice');
-    expect(lines).toContain('📨 follow-up from Alice');
+  it('an unknown card gets a private error and starts nothing', async () => {
+    const runs = w.h.engine.manager.list(1000).length;
+    const posts = w.fake.messages(w.fake.channels.general).length;
+    const cmd = w.fake.sendCommand({ name: 'run', options: { card: 'card-404' }, user: 'alice' });
+    const answer = await cmd.waitForOriginal((m) => m.content.length > 0, AGENT_WAIT);
+    expect(answer.content).toMatch(/unknown card "card-404"/i);
+    expect(answer.content).toContain('card-1');
+    expect(answer.flags & 64).toBe(64);
+    expect(w.h.engine.manager.list(1000)).toHaveLength(runs);
+    expect(w.fake.messages(w.fake.channels.general)).toHaveLength(posts);
   });
 
-  it('🛑 on the header stops the run and says who stopped it', async () => {
-    const go = path.join(makeTempDir(), 'go');
-    llm.reset();
-    llm.respond(blockUntilFile(llm, go, 'busy-stop'));
-    const { run, threadId, headerId } = await runCommand(w);
-    await llm.waitForSignal('busy-stop');
-    w.fake.addReaction({ messageId: headerId, emoji: '🛑', user: 'alice' });
-    await lastNote(threadId, /stopped by Alice/);
-    await settle(run.id);
-    expect(w.h.engine.manager.get(run.id)!.status).toBe('stopped');
-    release(go);
+  it('an unauthorized user is refused privately and nothing starts', async () => {
+    const runs = w.h.engine.manager.list(1000).length;
+    const cmd = w.fake.sendCommand({ name: 'run', options: { card: 'card-1' }, user: 'bob' });
+    const answer = await cmd.waitForOriginal((m) => m.content.length > 0, AGENT_WAIT);
+    expect(answer.content).toMatch(/not allowed/);
+    expect(answer.content).toContain(`discord:${w.fake.user('bob').id}`);
+    expect(answer.flags & 64).toBe(64);
+    expect(w.h.engine.manager.list(1000)).toHaveLength(runs);
+  });
+
+  // One busy run for the next scenarios: a bash tool that waits for the test's signal.
+  describe('in the thread of a running agent', () => {
+    let busy: { run: Run; threadId: string; headerId: string; go: string };
+    beforeAll(async () => {
+      const go = gateFile(makeTempDir());
+      llm.reset();
+      llm.respond(blockUntilFile(llm, go, 'busy'));
+      const started = await runCommand(w);
+      await llm.waitForSignal('busy');
+      busy = { ...started, go };
+    });
+    afterAll(() => releaseAll());
+
+    it("ignores an unauthorized user's reply and 🛑 (refused visibly), and its own messages", async () => {
+      const { threadId, headerId, run } = busy;
+      w.fake.userMessage({ channelId: threadId, content: 'delete everything', user: 'bob' });
+      await lastNote(threadId, /⛔ Bob/);
+      w.fake.addReaction({ messageId: headerId, emoji: '🛑', user: 'bob' });
+      await w.fake.waitFor(() => botMessages(w.fake, threadId).filter((m) => m.content.includes('⛔ Bob')).length === 2, AGENT_WAIT);
+      const own = w.fake.userMessage({ channelId: threadId, content: 'steer from myself', user: w.fake.botUser });
+      const marker = w.fake.userMessage({ channelId: threadId, content: 'a human was here', user: 'alice' });
+      await w.fake.waitFor(() => w.fake.reactions(threadId, marker.id).length > 0, AGENT_WAIT);
+      await w.bot.idle();
+      expect(w.fake.reactions(threadId, own.id)).toEqual([]);
+      expect(w.h.engine.manager.isActive(run.id)).toBe(true);
+    });
+
+    it('a reply steers the agent and a `later:` reply follows up; both reach the model and are acknowledged', async () => {
+      const { threadId, run, go } = busy;
+      const steer = w.fake.userMessage({ channelId: threadId, content: 'use a spring for the jump', user: 'alice' });
+      const later = w.fake.userMessage({ channelId: threadId, content: 'later: also add a test', user: 'alice' });
+      await w.fake.waitFor(() => w.fake.reactions(threadId, steer.id).length > 0 && w.fake.reactions(threadId, later.id).length > 0, AGENT_WAIT);
+      expect(w.fake.reactions(threadId, steer.id)[0]!.emoji.name).toBe('👀');
+      expect(w.fake.reactions(threadId, later.id)[0]!.emoji.name).toBe('📨');
+      // The agent's answers mention everyone: they must not ping (checked below).
+      llm.respond((req) => ({ text: `@everyone done with: ${transcript(req).at(-1)?.slice(0, 80)} <@&123456789012345678>` }));
+      release(go);
+      await settle(run.id);
+      const all = llm.requests.map((r) => transcript(r).join('\n'));
+      const steerAt = all.findIndex((t) => t.includes('use a spring for the jump'));
+      const laterAt = all.findIndex((t) => t.includes('also add a test'));
+      expect(steerAt).toBeGreaterThan(0);
+      expect(laterAt).toBeGreaterThan(steerAt);
+      for (const forbidden of ['delete everything', 'steer from myself']) expect(all.join('\n')).not.toContain(forbidden);
+      expect(all.join('\n')).toContain('a human was here');
+      const lines = botMessages(w.fake, threadId).map((m) => m.content).join('\n');
+      expect(lines).toContain('🧭 steer from Alice');
+      expect(lines).toContain('📨 follow-up from Alice');
+      expect(w.h.engine.manager.get(run.id)!.status).toBe('succeeded');
+    });
+
+    it('@everyone in the agent output does not ping: mentions are off on every create and edit', async () => {
+      const digest = botMessages(w.fake, busy.threadId).find((m) => m.content.includes('done with:'))!;
+      expect(digest.content).not.toMatch(/(^|[^\u200b])@everyone/);
+      const created = [w.fake.channels.general, w.fake.channels.notify, ...w.fake.threads().map((t) => t.id)]
+        .flatMap((id) => botMessages(w.fake, id))
+        .filter((m) => m.source === 'rest');
+      expect(created.length).toBeGreaterThan(15);
+      for (const m of created) {
+        expect(m.allowedMentions, `create ${m.id}: ${m.content.slice(0, 40)}`).toEqual({ parse: [] });
+        for (const e of m.edits) expect(e.allowedMentions, `edit of ${m.id}`).toEqual({ parse: [] });
+      }
+      expect(created.some((m) => m.edits.length > 0)).toBe(true);
+    });
   });
 
   it('refines in the same thread by a reply after the run settled and by 🔁', async () => {
     llm.reset();
-    const { run, threadId, headerId } = await runCommand(w);
-    await settle(run.id);
+    const { run, threadId, headerId } = first;
     const threadsBefore = w.fake.threads().length;
 
     w.fake.userMessage({ channelId: threadId, content: 'make the jump higher', user: 'alice' });
-    const byReply = await w.fake.waitFor(() => w.h.engine.manager.list().find((r) => r.parentRunId === run.id));
+    await lastNote(threadId, /Refinement \S+ of run \S+ started by Alice with your feedback/);
+    const byReply = w.h.engine.manager.list().find((r) => r.parentRunId === run.id)!;
     await settle(byReply.id);
     expect(transcript(llm.requests.at(-1)!).join('\n')).toContain('make the jump higher');
 
@@ -145,102 +205,33 @@ describe('Discord bot against the fake Discord', () => {
     for (const r of [byReply, byReaction]) expect(w.h.engine.store.chatThreads.threadOfRun(r.id)!.thread).toBe(`discord:${threadId}`);
     expect(w.fake.threads()).toHaveLength(threadsBefore);
     expect(botMessages(w.fake, threadId).filter((m) => /\*\*Run \S+ succeeded\*\*/.test(m.content))).toHaveLength(3);
+    first.latest = byReaction;
   });
 
   it('🎮 starts the playtest, removing 🎮 stops it, and adding it again starts a new one (⏹️ stops that)', async () => {
-    llm.reset();
-    const { run, threadId, headerId } = await runCommand(w);
-    await settle(run.id);
+    const { threadId, headerId } = first;
+    const runId = first.latest.id;
     const m = w.h.engine.manager;
+    const after = (n: number, re: RegExp) => w.fake.waitFor(() => botMessages(w.fake, threadId).slice(n).find((x) => re.test(x.content)), AGENT_WAIT);
+    let n = botMessages(w.fake, threadId).length;
     w.fake.addReaction({ messageId: headerId, emoji: '🎮', user: 'alice' });
-    await lastNote(threadId, /playtest started by Alice/);
-    expect(m.playtestRunning(run.id)).toBe(true);
+    await after(n, /playtest started by Alice/);
+    expect(m.playtestRunning(runId)).toBe(true);
     w.fake.removeReaction({ messageId: headerId, emoji: '🎮', user: 'alice' });
-    await lastNote(threadId, /Playtest stopped by Alice/);
-    expect(m.playtestRunning(run.id)).toBe(false);
+    await after(n, /Playtest stopped by Alice/);
+    expect(m.playtestRunning(runId)).toBe(false);
 
-    const before = botMessages(w.fake, threadId).length;
+    n = botMessages(w.fake, threadId).length;
     w.fake.addReaction({ messageId: headerId, emoji: '🎮', user: 'alice' });
-    await w.fake.waitFor(() => botMessages(w.fake, threadId).slice(before).find((x) => /playtest started by Alice/.test(x.content)));
-    expect(m.playtestRunning(run.id)).toBe(true);
+    await after(n, /playtest started by Alice/);
+    expect(m.playtestRunning(runId)).toBe(true);
     w.fake.addReaction({ messageId: headerId, emoji: '⏹️', user: 'alice' });
-    await w.fake.waitFor(() => botMessages(w.fake, threadId).slice(before).find((x) => /Playtest stopped by Alice/.test(x.content)));
-    expect(m.playtestRunning(run.id)).toBe(false);
+    await after(n, /Playtest stopped by Alice/);
+    expect(m.playtestRunning(runId)).toBe(false);
   });
 
-  it('an unknown card gets a private error and starts nothing', async () => {
-    const runs = w.h.engine.manager.list(1000).length;
-    const posts = w.fake.messages(w.fake.channels.general).length;
-    const cmd = w.fake.sendCommand({ name: 'run', options: { card: 'card-404' }, user: 'alice' });
-    const answer = await cmd.waitForOriginal((m) => m.content.length > 0);
-    expect(answer.content).toMatch(/unknown card "card-404"/i);
-    expect(answer.content).toContain('card-1');
-    expect(answer.flags & 64).toBe(64);
-    expect(w.h.engine.manager.list(1000)).toHaveLength(runs);
-    expect(w.fake.messages(w.fake.channels.general)).toHaveLength(posts);
-  });
-
-  it('an unauthorized user is refused privately and nothing starts; their steer and 🛑 do nothing', async () => {
-    const runs = w.h.engine.manager.list(1000).length;
-    const cmd = w.fake.sendCommand({ name: 'run', options: { card: 'card-1' }, user: 'bob' });
-    const answer = await cmd.waitForOriginal((m) => m.content.length > 0);
-    expect(answer.content).toMatch(/not allowed/);
-    expect(answer.content).toContain(`discord:${w.fake.user('bob').id}`);
-    expect(w.h.engine.manager.list(1000)).toHaveLength(runs);
-
-    const go = path.join(makeTempDir(), 'go');
-    llm.reset();
-    llm.respond(blockUntilFile(llm, go, 'busy-auth'));
-    const { run, threadId, headerId } = await runCommand(w);
-    await llm.waitForSignal('busy-auth');
-    w.fake.userMessage({ channelId: threadId, content: 'delete everything', user: 'bob' });
-    await lastNote(threadId, /⛔ Bob/);
-    w.fake.addReaction({ messageId: headerId, emoji: '🛑', user: 'bob' });
-    await w.fake.waitFor(() => botMessages(w.fake, threadId).filter((m) => m.content.includes('⛔ Bob')).length === 2);
-    expect(w.h.engine.manager.isActive(run.id)).toBe(true);
-    release(go);
-    await settle(run.id);
-    expect(w.h.engine.manager.get(run.id)!.status).toBe('succeeded');
-    expect(llm.requests.some((r) => transcript(r).join('\n').includes('delete everything'))).toBe(false);
-  });
-
-  it('ignores its own messages: a message authored by the bot in a run thread never reaches the controller', async () => {
-    const go = path.join(makeTempDir(), 'go');
-    llm.reset();
-    llm.respond(blockUntilFile(llm, go, 'busy-self'));
-    const { run, threadId } = await runCommand(w);
-    await llm.waitForSignal('busy-self');
-    const own = w.fake.userMessage({ channelId: threadId, content: 'steer from myself', user: w.fake.botUser });
-    const human = w.fake.userMessage({ channelId: threadId, content: 'steer from a human', user: 'alice' });
-    await w.fake.waitFor(() => w.fake.reactions(threadId, human.id).length > 0);
-    release(go);
-    await settle(run.id);
-    expect(w.fake.reactions(threadId, own.id)).toEqual([]);
-    const all = llm.requests.map((r) => transcript(r).join('\n')).join('\n');
-    expect(all).toContain('steer from a human');
-    expect(all).not.toContain('steer from myself');
-  });
-
-  it('@everyone in the agent output does not ping: mentions are off on every create and edit', async () => {
-    llm.reset();
-    llm.respond(() => ({ text: '@everyone the build is green, thanks @here <@&123456789012345678>' }));
-    const { run, threadId } = await runCommand(w);
-    await settle(run.id);
-    const digest = botMessages(w.fake, threadId).find((m) => m.content.includes('the build is green'))!;
-    expect(digest.content).not.toMatch(/(^|[^\u200b])@everyone/);
-    const created = [w.fake.channels.general, w.fake.channels.notify, ...w.fake.threads().map((t) => t.id)]
-      .flatMap((id) => botMessages(w.fake, id))
-      .filter((m) => m.source === 'rest');
-    expect(created.length).toBeGreaterThan(20);
-    for (const m of created) {
-      expect(m.allowedMentions, `create ${m.id}: ${m.content.slice(0, 40)}`).toEqual({ parse: [] });
-      for (const e of m.edits) expect(e.allowedMentions, `edit of ${m.id}`).toEqual({ parse: [] });
-    }
-    expect(created.some((m) => m.edits.length > 0)).toBe(true);
-  });
-
-  it('after a restart it rejoins the threads of active runs and acts on a 🛑 on a message from before (partials)', async () => {
-    const go = path.join(makeTempDir(), 'go');
+  it('after a restart it rejoins the threads of active runs, and 🛑 on a header from before (a partial) stops the run visibly', async () => {
+    const go = gateFile(makeTempDir());
     llm.reset();
     llm.respond(blockUntilFile(llm, go, 'busy-restart'));
     const { run, threadId, headerId } = await runCommand(w);
@@ -252,12 +243,13 @@ describe('Discord bot against the fake Discord', () => {
     w.bot = w.newBot();
     await w.bot.start();
     expect(w.fake.thread(threadId)!.memberIds.has(w.fake.botUser.id)).toBe(true);
-    expect(w.bot.client.channels.cache.get(w.fake.channels.general)).toBeDefined();
 
     w.fake.addReaction({ messageId: headerId, emoji: '🛑', user: 'alice' });
-    await lastNote(threadId, /stopped by Alice/);
+    await lastNote(threadId, /Run \S+ stopped by Alice/);
     await settle(run.id);
     expect(w.h.engine.manager.get(run.id)!.status).toBe('stopped');
+    const final = botMessages(w.fake, threadId).find((m) => m.content.includes(`**Run ${run.id.slice(0, 8)} stopped**`));
+    expect(final).toBeDefined();
     release(go);
   });
 

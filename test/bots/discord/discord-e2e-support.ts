@@ -16,6 +16,12 @@ import { startFakeDiscord, type FakeDiscord, type StoredMessage } from '../../su
 import type { InteractionHandle } from '../../support/fake-discord/driver.js';
 import type { MockLlm, Responder } from '../../support/mock-llm.js';
 
+/**
+ * The ceiling for waits that depend on the agent's progress (a pi process start, a model turn):
+ * generous because other test files load the same two cores. Never a sleep: waits end on the signal.
+ */
+export const AGENT_WAIT = { timeoutMs: 60_000 };
+
 /** Every time window of Discord ×0.1: counts per window stay Discord's (5 creates per channel window, …). */
 export const SCALE = 0.1;
 export const FAKE_RATE_LIMITS = {
@@ -81,7 +87,7 @@ export interface StartedRun {
 export async function runCommand(w: World, options: Record<string, string> = { card: 'card-1' }, user = 'alice'): Promise<StartedRun> {
   const before = new Set(w.h.engine.manager.list(1000).map((r) => r.id));
   const cmd = w.fake.sendCommand({ name: 'run', options, user });
-  const answer = await cmd.waitForOriginal((m) => m.content.includes('Started run'));
+  const answer = await cmd.waitForOriginal((m) => m.content.includes('Started run'), AGENT_WAIT);
   const run = w.h.engine.manager.list(1000).find((r) => !before.has(r.id))!;
   const lane = w.h.engine.store.chatThreads.threadOfRun(run.id)!;
   const threadId = channelIdOf(lane.thread!);
@@ -96,7 +102,21 @@ export function blockUntilFile(llm: MockLlm, file: string, signal: string, final
       : { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand(signal)}; while [ ! -f '${file}' ]; do sleep 0.05; done; echo released` } }] };
 }
 
+const blocked = new Set<string>();
+
+/** A file path for `blockUntilFile`; `releaseAll` (after each test) frees whatever a failed test left blocked. */
+export function gateFile(dir: string): string {
+  const file = path.join(dir, `go-${blocked.size + 1}`);
+  blocked.add(file);
+  return file;
+}
+
 export function release(file: string): void {
+  blocked.delete(file);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, '');
+}
+
+export function releaseAll(): void {
+  for (const file of [...blocked]) release(file);
 }
