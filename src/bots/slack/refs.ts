@@ -7,12 +7,12 @@
 
 export const PLATFORM = 'slack';
 
-const CHANNEL = /^(?:[A-Z][A-Z0-9]{2,30}|#[a-z0-9][a-z0-9_-]{0,79})$/;
+const CHANNEL = /^(?:[A-Z][A-Z0-9]{1,30}|#[a-z0-9][a-z0-9_-]{0,79})$/;
 const TS = /^\d{1,12}\.\d{1,8}$/;
 
 /** True for a conversation id (C…, G…, D…) rather than a channel name. */
 export function isChannelId(value: string): boolean {
-  return /^[CGD][A-Z0-9]{2,30}$/.test(value);
+  return /^[CGD][A-Z0-9]{1,30}$/.test(value);
 }
 
 /** `slack:C123` from an id, or `slack:#name` from a name (with or without `#`). */
