@@ -166,6 +166,17 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       await startBot(getConfig());
     });
 
+  program
+    .command('register-commands')
+    .description('register the Discord slash commands in DISCORD_GUILD_ID (also done at every start)')
+    .action(async () => {
+      const config = getConfig();
+      if (!config.discord) throw new UserError('CONFIG_INVALID', 'set DISCORD_TOKEN and DISCORD_GUILD_ID first (see .env.example)');
+      const { registerCommands } = await import('../bots/discord/index.js');
+      const done = await registerCommands(config.discord, getLogger());
+      print(io, `registered /${done.names.join(', /')} in guild ${done.guildId} for application ${done.applicationId}`);
+    });
+
   return program;
 }
 
