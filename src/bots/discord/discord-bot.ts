@@ -15,7 +15,7 @@ import type { ChatEvent, ChatLimits } from '../chat/chat-types.js';
 import { putGuildCommands } from './commands.js';
 import { DiscordPort } from './discord-port.js';
 import { messageData, reactionData } from './inbound.js';
-import { handleAutocomplete, handleCommand } from './interactions.js';
+import { AckFirst, handleAutocomplete, handleCommand } from './interactions.js';
 import { REJECT_RATE_LIMIT_OVER_MS } from './limits.js';
 import { channelRef } from './refs.js';
 import { rejoinThreads, threadsToRejoin } from './rejoin-threads.js';
@@ -66,6 +66,7 @@ export class DiscordBot {
   private stopping: Promise<void> | null = null;
   private readonly bootId = Date.now().toString(36);
   private reactionSeq = 0;
+  private readonly acks = new AckFirst();
 
   constructor(private readonly opts: DiscordBotOptions) {
     this.log = opts.logger.child({ component: 'discord' });
@@ -154,8 +155,8 @@ export class DiscordBot {
   }
 
   private async onInteraction(i: Interaction): Promise<void> {
-    if (i.isAutocomplete()) return handleAutocomplete(i, this.chat, this.log);
-    if (i.isChatInputCommand()) return handleCommand(i, this.chat, this.log);
+    if (i.isAutocomplete()) return handleAutocomplete(i, this.chat, this.acks, this.log);
+    if (i.isChatInputCommand()) return handleCommand(i, this.chat, this.acks, this.log);
   }
 
   private ours(guildId: string | null): boolean {

@@ -14,22 +14,48 @@ import { commandEvent, focusedOption } from './translate.js';
 
 const NO_MENTIONS = { parse: [] as never[], repliedUser: false };
 
+/**
+ * Acknowledgements before work, across interactions too: when many commands arrive at once, the
+ * work of the first (git, worktree, process starts, all on this event loop) must not delay the
+ * acknowledgement of the last past Discord's 3 s. A command's work starts once no
+ * acknowledgement is in flight.
+ */
+export class AckFirst {
+  private inFlight = 0;
+  private waiters: (() => void)[] = [];
+
+  async ack<T>(send: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await send();
+    } finally {
+      if (--this.inFlight === 0) for (const resolve of this.waiters.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves when no acknowledgement is in flight. */
+  clear(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
 /** Options that autocomplete over card ids: `/run card`, `/card show id`. */
 function completesCards(commandName: string, option: string): boolean {
   return (commandName === 'run' && option === 'card') || (commandName === 'card' && option === 'id');
 }
 
-export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<ChatBot, 'handle'>, logger: Logger): Promise<void> {
+export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<ChatBot, 'handle'>, acks: AckFirst, logger: Logger): Promise<void> {
   const log = logger.child({ interactionId: i.id, command: i.commandName, userId: i.user.id });
   const receivedAt = Date.now();
   try {
-    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    await acks.ack(() => i.deferReply({ flags: MessageFlags.Ephemeral }));
   } catch (err) {
     // Too late (10062) or already answered: the user saw a failure, so do nothing they did not see.
     log.warn({ err, ageMs: receivedAt - i.createdTimestamp }, 'could not acknowledge a command; ignoring it');
     return;
   }
   log.debug({ ackMs: Date.now() - receivedAt }, 'command acknowledged');
+  await acks.clear();
   let answered = false;
   const respond = async (text: string): Promise<void> => {
     if (!text.trim()) return;
@@ -49,7 +75,7 @@ export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<C
   }
 }
 
-export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<ChatBot, 'autocompleteCards'>, logger: Logger): Promise<void> {
+export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<ChatBot, 'autocompleteCards'>, acks: AckFirst, logger: Logger): Promise<void> {
   const focused = focusedOption(commandData(i).options);
   const choices =
     focused && completesCards(i.commandName, focused.name)
@@ -59,7 +85,7 @@ export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<
           .map((c) => ({ name: c.label.slice(0, CHOICE_NAME_MAX_CHARS), value: c.value.slice(0, CHOICE_NAME_MAX_CHARS) }))
       : [];
   try {
-    await i.respond(choices);
+    await acks.ack(() => i.respond(choices));
   } catch (err) {
     logger.warn({ err, interactionId: i.id }, 'could not answer autocomplete');
   }
