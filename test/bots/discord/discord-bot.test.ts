@@ -39,7 +39,8 @@ const settle = async (runId: string) => {
 };
 const lastNote = (threadId: string, re: RegExp) => w.fake.waitFor(() => botMessages(w.fake, threadId).find((m) => re.test(m.content)), { description: `note ${re}`, ...AGENT_WAIT });
 
-describe('Discord bot against the fake Discord', () => {
+// Ceilings, not sleeps: on a loaded 2-core machine a real pi start can take many seconds.
+describe('Discord bot against the fake Discord', { timeout: 120_000 }, () => {
   it('registers the guild commands at start-up and autocompletes card ids from the card list', async () => {
     expect(w.fake.commands().map((c) => c.name)).toEqual(['run', 'runs', 'card', 'help']);
     const choices = await w.fake.sendAutocomplete({ name: 'run', options: { card: 'jump' }, focused: 'card' });
@@ -130,7 +131,7 @@ describe('Discord bot against the fake Discord', () => {
       const started = await runCommand(w);
       await llm.waitForSignal('busy');
       busy = { ...started, go };
-    });
+    }, 120_000);
     afterAll(() => releaseAll());
 
     it("ignores an unauthorized user's reply and 🛑 (refused visibly), and its own messages", async () => {

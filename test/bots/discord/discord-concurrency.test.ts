@@ -49,7 +49,7 @@ it(`${RUNS} concurrent runs in one channel cause zero 429s and every thread gets
     expect(ack.latencyMs).toBeLessThan(3_000);
   }
   const m = w.h.engine.manager;
-  const runs = await w.fake.waitFor(() => (m.list(100).length === RUNS ? m.list(100) : undefined), { timeoutMs: 120_000 });
+  const runs = await w.fake.waitFor(() => (m.list(100).length === RUNS ? m.list(100) : undefined), { timeoutMs: 240_000 });
   const listedMs = Date.now() - t0;
   await Promise.all(runs.map((r) => m.waitForSettled(r.id)));
   const settledMs = Date.now() - t0;
@@ -78,4 +78,4 @@ it(`${RUNS} concurrent runs in one channel cause zero 429s and every thread gets
   }
   const notify = botMessages(w.fake, w.fake.channels.notify);
   expect(notify).toHaveLength(RUNS * 2);
-}, 180_000);
+}, 300_000);

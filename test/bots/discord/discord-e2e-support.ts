@@ -20,7 +20,7 @@ import type { MockLlm, Responder } from '../../support/mock-llm.js';
  * The ceiling for waits that depend on the agent's progress (a pi process start, a model turn):
  * generous because other test files load the same two cores. Never a sleep: waits end on the signal.
  */
-export const AGENT_WAIT = { timeoutMs: 60_000 };
+export const AGENT_WAIT = { timeoutMs: 100_000 };
 
 /** Every time window of Discord ×0.1: counts per window stay Discord's (5 creates per channel window, …). */
 export const SCALE = 0.1;
