@@ -62,7 +62,6 @@ export async function startWorld(llm: MockLlm, options: WorldOptions = {}): Prom
     limits: slackLimits(() => manager.activeRunIds().length, SCALE),
     chat: { flushDelayMs: options.flushDelayMs ?? 300, delivery: { backoffBaseMs: 50, backoffMaxMs: 500 } },
     httpHost: '127.0.0.1',
-    clientPingTimeoutMs: 300,
   });
   await bot.start();
   if (options.http) slack.useHttpMode(`http://127.0.0.1:${bot.httpPort}/slack/events`);
