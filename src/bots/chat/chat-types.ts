@@ -27,7 +27,8 @@ interface ChatEventBase {
   platform: string;
   /**
    * The platform's id for this delivery, stable across redeliveries: interaction id, Slack
-   * `event_id`, message id, or `messageId:userId:emoji:add|remove` for reactions. Prefixed
+   * `event_id`, message id; for reactions an id of that one add or remove (e.g.
+   * `messageId:userId:emoji:add:<boot>.<n>`, since removing and re-adding 🎮 is a new event). Prefixed
    * with the platform by the controller before dedupe.
    */
   dedupeKey: string;

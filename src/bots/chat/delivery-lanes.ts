@@ -1,8 +1,10 @@
 /**
  * The one place bottleneck is configured. Three tiers, numbers from the port's `limits`:
  * a lane per thread (one request at a time, strict order, paced), a limiter per destination
- * channel (posts per window), and one process-wide limiter (requests per second); reactions by
- * the bot go through one more, slower limiter.
+ * channel (posts and edits per window), and one process-wide limiter (requests per second).
+ * The bot's reactions and thread creations have buckets of their own on the platforms, so they
+ * pass their own limiters (and the global one), not the channel's: twenty runs starting in one
+ * channel do not queue their reactions behind each other's posts.
  */
 import Bottleneck from 'bottleneck';
 import type { ChatLimits } from './chat-types.js';
@@ -12,10 +14,16 @@ export class DeliveryLanes {
   private readonly channels = new Map<string, Bottleneck>();
   private readonly global: Bottleneck;
   private readonly reactions: Bottleneck;
+  private readonly threadCreates: Bottleneck;
 
   constructor(private readonly limits: ChatLimits) {
     this.global = new Bottleneck({ maxConcurrent: null, minTime: Math.ceil(1000 / Math.max(1, limits.globalPerSecond)) });
     this.reactions = new Bottleneck({ maxConcurrent: 1, minTime: limits.reactionIntervalMs });
+    this.threadCreates = new Bottleneck({ maxConcurrent: 1, minTime: this.channelInterval() });
+  }
+
+  private channelInterval(): number {
+    return Math.ceil(this.limits.channelWindowMs / Math.max(1, this.limits.channelPostsPerWindow));
   }
 
   /**
@@ -31,16 +39,20 @@ export class DeliveryLanes {
     return lane.schedule(job);
   }
 
-  /** One platform request to `channel`, paced by the channel, the global and (for reactions) the reaction limiter. */
-  call<T>(channel: string, kind: 'message' | 'reaction', request: () => Promise<T>): Promise<T> {
+  /**
+   * One platform request: posts and edits are paced by their channel, reactions and thread
+   * creations by their own limiters; everything by the global limiter.
+   */
+  call<T>(channel: string, kind: 'message' | 'reaction' | 'thread', request: () => Promise<T>): Promise<T> {
+    const viaGlobal = () => this.global.schedule(request);
+    if (kind === 'reaction') return this.reactions.schedule(viaGlobal);
+    if (kind === 'thread') return this.threadCreates.schedule(viaGlobal);
     let ch = this.channels.get(channel);
     if (!ch) {
-      const per = Math.max(1, this.limits.channelPostsPerWindow);
-      ch = new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil(this.limits.channelWindowMs / per) });
+      ch = new Bottleneck({ maxConcurrent: 1, minTime: this.channelInterval() });
       this.channels.set(channel, ch);
     }
-    const viaGlobal = () => this.global.schedule(request);
-    return kind === 'reaction' ? this.reactions.schedule(() => ch.schedule(viaGlobal)) : ch.schedule(viaGlobal);
+    return ch.schedule(viaGlobal);
   }
 
   /** Forgets a lane that has nothing queued (threads come and go). */
@@ -50,7 +62,7 @@ export class DeliveryLanes {
   }
 
   async stop(): Promise<void> {
-    const all = [...this.threads.values(), ...this.channels.values(), this.global, this.reactions];
+    const all = [...this.threads.values(), ...this.channels.values(), this.global, this.reactions, this.threadCreates];
     await Promise.all(all.map((l) => l.stop({ dropWaitingJobs: false }).catch(() => undefined)));
   }
 }

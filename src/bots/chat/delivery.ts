@@ -167,7 +167,7 @@ export class Delivery {
         return;
       case 'thread': {
         const name = row.body.slice(0, port.limits.maxThreadNameChars);
-        const thread = await this.lanes.call(row.channel, 'message', () => port.createThread(row.channel, row.targetMsg!, name));
+        const thread = await this.lanes.call(row.channel, 'thread', () => port.createThread(row.channel, row.targetMsg!, name));
         store.outbox.markThreadCreated(row.id, row.threadKey, thread, this.iso());
         return;
       }
