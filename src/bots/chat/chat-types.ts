@@ -109,6 +109,12 @@ export interface ChatLimits {
    * channel); false when each thread has its own bucket (Discord: a thread is a channel).
    */
   threadsShareChannelBudget: boolean;
+  /**
+   * When set, edits have a process-wide limiter of their own, this many ms apart, instead of
+   * drawing on the channel's post budget (Slack: `chat.update` is Tier 3 for the whole
+   * workspace). Unset: edits count against the channel like posts (Discord).
+   */
+  editIntervalMs?: number;
   /** Process-wide requests per second across every channel. */
   globalPerSecond: number;
   /** Minimum gap between two reactions added by the bot. */

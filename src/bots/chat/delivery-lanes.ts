@@ -15,11 +15,14 @@ export class DeliveryLanes {
   private readonly global: Bottleneck;
   private readonly reactions: Bottleneck;
   private readonly threadCreates: Bottleneck;
+  /** Only when the platform budgets edits apart from posts (`limits.editIntervalMs`). */
+  private readonly edits: Bottleneck | null;
 
   constructor(private readonly limits: ChatLimits) {
     this.global = new Bottleneck({ maxConcurrent: null, minTime: Math.ceil(1000 / Math.max(1, limits.globalPerSecond)) });
     this.reactions = new Bottleneck({ maxConcurrent: 1, minTime: limits.reactionIntervalMs });
     this.threadCreates = new Bottleneck({ maxConcurrent: 1, minTime: this.channelInterval() });
+    this.edits = limits.editIntervalMs === undefined ? null : new Bottleneck({ maxConcurrent: 1, minTime: limits.editIntervalMs });
   }
 
   private channelInterval(): number {
@@ -40,13 +43,15 @@ export class DeliveryLanes {
   }
 
   /**
-   * One platform request: posts and edits are paced by their channel, reactions and thread
-   * creations by their own limiters; everything by the global limiter.
+   * One platform request: posts (and edits, unless the platform budgets them apart) are paced
+   * by their channel, reactions and thread creations by their own limiters; everything by the
+   * global limiter.
    */
-  call<T>(channel: string, kind: 'message' | 'reaction' | 'thread', request: () => Promise<T>): Promise<T> {
+  call<T>(channel: string, kind: 'post' | 'edit' | 'reaction' | 'thread', request: () => Promise<T>): Promise<T> {
     const viaGlobal = () => this.global.schedule(request);
     if (kind === 'reaction') return this.reactions.schedule(viaGlobal);
     if (kind === 'thread') return this.threadCreates.schedule(viaGlobal);
+    if (kind === 'edit' && this.edits) return this.edits.schedule(viaGlobal);
     let ch = this.channels.get(channel);
     if (!ch) {
       ch = new Bottleneck({ maxConcurrent: 1, minTime: this.channelInterval() });
@@ -62,7 +67,7 @@ export class DeliveryLanes {
   }
 
   async stop(): Promise<void> {
-    const all = [...this.threads.values(), ...this.channels.values(), this.global, this.reactions, this.threadCreates];
+    const all = [...this.threads.values(), ...this.channels.values(), this.global, this.reactions, this.threadCreates, ...(this.edits ? [this.edits] : [])];
     await Promise.all(all.map((l) => l.stop({ dropWaitingJobs: false }).catch(() => undefined)));
   }
 }

@@ -153,12 +153,12 @@ export class Delivery {
           if (link) body = `${body} · ${link}`;
         }
         const thread = row.inThread ? row.thread : null;
-        const ref = await this.lanes.call(dest, 'message', () => port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 }));
+        const ref = await this.lanes.call(dest, 'post', () => port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 }));
         store.outbox.markSent(row.id, ref, this.iso());
         return;
       }
       case 'edit':
-        await this.lanes.call(dest, 'message', () => port.edit(row.targetMsg!, row.body));
+        await this.lanes.call(dest, 'edit', () => port.edit(row.targetMsg!, row.body));
         store.outbox.markSent(row.id, null, this.iso());
         return;
       case 'react':

@@ -62,6 +62,8 @@ export function slackLimits(activeRuns: () => number, scale = 1): ChatLimits {
     channelPostsPerWindow: CHANNEL_POSTS_PER_WINDOW,
     channelWindowMs: t(CHANNEL_WINDOW_MS),
     threadsShareChannelBudget: true,
+    // chat.update is Tier 3 for the whole workspace, apart from the per-channel post budget.
+    editIntervalMs: t(60_000 / EDITS_PER_MINUTE),
     globalPerSecond: GLOBAL_REQUESTS_PER_SECOND,
     reactionIntervalMs: t(REACTION_INTERVAL_MS),
     maxThreadNameChars: MAX_THREAD_NAME_CHARS,
