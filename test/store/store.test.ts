@@ -126,4 +126,14 @@ describe('store', () => {
     expect(store.cards.search('%').map((c) => c.id)).toEqual(['card-2']);
     expect(store.cards.search('card').length).toBe(2);
   });
+
+  it('records an inbound event key once and prunes keys older than the retention point', () => {
+    const store = open(tempDb());
+    expect(store.inbound.record('slack:Ev1', '2026-11-01T00:00:00.000Z')).toBe(true);
+    expect(store.inbound.record('slack:Ev1', '2026-11-01T00:00:01.000Z')).toBe(false);
+    expect(store.inbound.record('slack:Ev2', '2026-11-20T00:00:00.000Z')).toBe(true);
+    expect(store.inbound.prune('2026-11-18T00:00:00.000Z')).toBe(1);
+    expect(store.inbound.record('slack:Ev1', NOW)).toBe(true);
+    expect(store.inbound.record('slack:Ev2', NOW)).toBe(false);
+  });
 });

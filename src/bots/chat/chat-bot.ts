@@ -14,6 +14,9 @@ import { Delivery } from './delivery.js';
 import { Relay } from './relay.js';
 import type { RendererOptions } from './run-renderer.js';
 
+/** How long inbound event ids are kept for dedupe. */
+const INBOUND_DEDUPE_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+
 export interface ChatBotOptions {
   store: Store;
   /** The RunManager. */
@@ -80,6 +83,11 @@ export function createChatBot(opts: ChatBotOptions): ChatBot {
     relay,
     delivery,
     start() {
+      // Platforms redeliver within minutes (Slack retries for about an hour); a week of dedupe
+      // keys is plenty, and the table stays small.
+      const weekAgo = new Date(clock.now() - INBOUND_DEDUPE_KEEP_MS).toISOString();
+      const pruned = opts.store.inbound.prune(weekAgo);
+      if (pruned > 0) logger.info({ pruned }, 'pruned old inbound dedupe keys');
       delivery.start();
       relay.start();
     },
