@@ -12,6 +12,7 @@ import type { AuthConfig, DiscordConfig } from '../../config.js';
 import type { Store } from '../../store/index.js';
 import { createChatBot, type ChatBot, type ChatBotOptions } from '../chat/chat-bot.js';
 import type { ChatEvent, ChatLimits } from '../chat/chat-types.js';
+import { InboundWork } from '../chat/inbound-work.js';
 import { putGuildCommands } from './commands.js';
 import { DiscordPort } from './discord-port.js';
 import { messageData, reactionData } from './inbound.js';
@@ -61,8 +62,7 @@ export class DiscordBot {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private readonly log: Logger;
-  private readonly pending = new Set<Promise<void>>();
-  private accepting = false;
+  private readonly inbound: InboundWork;
   private stopping: Promise<void> | null = null;
   private readonly bootId = Date.now().toString(36);
   private reactionSeq = 0;
@@ -70,6 +70,7 @@ export class DiscordBot {
 
   constructor(private readonly opts: DiscordBotOptions) {
     this.log = opts.logger.child({ component: 'discord' });
+    this.inbound = new InboundWork(this.log, 'Discord');
     this.client = createDiscordClient(opts.discord, opts.rejectRateLimitOverMs);
     this.port = new DiscordPort({ rest: this.client.rest, guildId: opts.discord.guildId, logger: this.log.child({ part: 'port' }), limits: opts.limits });
     this.chat = createChatBot({
@@ -107,21 +108,20 @@ export class DiscordBot {
       );
     }
     this.chat.start();
-    this.accepting = true;
+    this.inbound.open();
     await rejoinThreads(this.client, threadsToRejoin(this.opts.store, this.opts.runs.list(50)), this.log);
   }
 
   /** Resolves when every event received so far is handled and the outbox is empty. */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.inbound.settled();
     await this.chat.idle();
   }
 
   /** Stops taking events, finishes the ones in hand, stops sending (pending rows stay for next start), disconnects. */
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      this.accepting = false;
-      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      await this.inbound.close();
       await this.chat.stop();
       await this.client.destroy();
       this.log.info('disconnected from Discord');
@@ -131,10 +131,10 @@ export class DiscordBot {
 
   private wire(): void {
     const c = this.client;
-    c.on(Events.InteractionCreate, (i) => this.track('interaction', () => this.onInteraction(i)));
-    c.on(Events.MessageCreate, (m) => this.track('message', () => this.onMessage(m)));
-    c.on(Events.MessageReactionAdd, (r, u) => this.track('reaction', () => this.onReaction(r, u, true)));
-    c.on(Events.MessageReactionRemove, (r, u) => this.track('reaction', () => this.onReaction(r, u, false)));
+    c.on(Events.InteractionCreate, (i) => this.inbound.track('interaction', () => this.onInteraction(i)));
+    c.on(Events.MessageCreate, (m) => this.inbound.track('message', () => this.onMessage(m)));
+    c.on(Events.MessageReactionAdd, (r, u) => this.inbound.track('reaction', () => this.onReaction(r, u, true)));
+    c.on(Events.MessageReactionRemove, (r, u) => this.inbound.track('reaction', () => this.onReaction(r, u, false)));
     c.on(Events.Error, (err) => this.log.error({ err }, 'discord.js client error'));
     c.on(Events.Warn, (message) => this.log.warn({ message }, 'discord.js warning'));
     c.on(Events.Invalidated, () => {
@@ -144,14 +144,6 @@ export class DiscordBot {
     c.rest.on('rateLimited', (info) =>
       this.log.warn({ route: info.route, method: info.method, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'Discord rate limit'),
     );
-  }
-
-  /** Runs an inbound handler in the background, tracked for `idle()`/`stop()`; it never rejects. */
-  private track(kind: string, fn: () => Promise<void>): void {
-    if (!this.accepting) return;
-    const work = fn().catch((err: unknown) => this.log.error({ err, kind }, 'handling a Discord event failed'));
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
   }
 
   private async onInteraction(i: Interaction): Promise<void> {

@@ -17,6 +17,7 @@ import type { RunManager } from '../../core/run-manager.js';
 import type { Store } from '../../store/index.js';
 import { createChatBot, type ChatBot, type ChatBotOptions } from '../chat/chat-bot.js';
 import type { ChatEvent, ChatLimits } from '../chat/chat-types.js';
+import { InboundWork } from '../chat/inbound-work.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackText } from './escape.js';
 import { slackLimits } from './limits.js';
@@ -75,8 +76,7 @@ export class SlackBot {
   private resolveDone!: () => void;
   private readonly log: Logger;
   private readonly names: UserNames;
-  private readonly pending = new Set<Promise<void>>();
-  private accepting = false;
+  private readonly inbound: InboundWork;
   private stopping: Promise<void> | null = null;
 
   /** Checks the bot token (auth.test on the write client) and builds the bot; rejects on a bad token or an unreachable API. */
@@ -94,6 +94,7 @@ export class SlackBot {
     teamUrl: string,
   ) {
     this.log = opts.logger.child({ component: 'slack' });
+    this.inbound = new InboundWork(this.log, 'Slack');
     const { slack } = opts;
     this.mode = slack.signingSecret && slack.port !== null ? 'http' : 'socket';
     const logger = boltLogger(this.log.child({ part: 'bolt' }));
@@ -144,7 +145,7 @@ export class SlackBot {
   /** Starts delivery and the relay, then the transport (Socket Mode connection or HTTP server). */
   async start(): Promise<void> {
     this.chat.start();
-    this.accepting = true;
+    this.inbound.open();
     try {
       if (this.mode === 'http') {
         const server = (await this.app.start({ port: this.opts.slack.port!, host: this.opts.httpHost ?? '127.0.0.1' })) as Server;
@@ -161,15 +162,14 @@ export class SlackBot {
 
   /** Resolves when every event received so far is handled and the outbox is empty. */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.inbound.settled();
     await this.chat.idle();
   }
 
   /** Stops taking events, finishes the ones in hand, stops sending (pending rows stay for the next start), disconnects. */
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      this.accepting = false;
-      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      await this.inbound.close();
       await this.chat.stop();
       try {
         await this.app.stop();
@@ -188,7 +188,7 @@ export class SlackBot {
         // Acknowledge first: Slack shows the user an error after 3 s; everything else happens after.
         await ack();
         const cmd = command as unknown as SlashCommandData;
-        this.track('command', async () => {
+        this.inbound.track('command', async () => {
           const answer = async (text: string): Promise<void> => {
             await respond({ response_type: 'ephemeral', text: slackText(text) });
           };
@@ -198,23 +198,12 @@ export class SlackBot {
         });
       });
     }
-    app.event('message', async ({ body }) => this.track('message', () => this.onEvent(body as unknown as EventBody, messageEvent)));
-    app.event('reaction_added', async ({ body }) => this.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
-    app.event('reaction_removed', async ({ body }) => this.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
+    app.event('message', async ({ body }) => this.inbound.track('message', () => this.onEvent(body as unknown as EventBody, messageEvent)));
+    app.event('reaction_added', async ({ body }) => this.inbound.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
+    app.event('reaction_removed', async ({ body }) => this.inbound.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
     app.error(async (err) => {
       this.log.error({ err }, 'Slack listener error');
     });
-  }
-
-  /** Runs an inbound handler in the background, tracked for `idle()`/`stop()`; it never rejects. */
-  private track(kind: string, fn: () => Promise<void>): void {
-    if (!this.accepting) {
-      this.log.warn({ kind }, 'Slack event arrived while the bot is stopping; ignored');
-      return;
-    }
-    const work = fn().catch((err: unknown) => this.log.error({ err, kind }, 'handling a Slack event failed'));
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
   }
 
   private async onEvent(body: EventBody, translate: (body: EventBody, me: BotIdentity) => ChatEvent | null): Promise<void> {
