@@ -6,25 +6,9 @@
  * by default real time is used because discord.js waits on the headers in real time.
  */
 
-export interface Clock {
-  now(): number;
-}
+import { RateLimiterBase } from '../fake-common/rate-limiter-base.js';
 
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock that only moves when told to (for tests that drive buckets without discord.js). */
-export class ManualClock implements Clock {
-  private current: number;
-  constructor(start = Date.now()) {
-    this.current = start;
-  }
-  now(): number {
-    return this.current;
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+export { ManualClock, systemClock, type Clock } from '../fake-common/clock.js';
 
 export interface BucketConfig {
   limit: number;
@@ -103,25 +87,14 @@ interface Window {
   count: number;
 }
 
-export class RateLimiter {
+export class RateLimiter extends RateLimiterBase<RateLimitOptions, InjectedRateLimit> {
   private readonly windows = new Map<string, Window>();
-  private readonly injected: Array<InjectedRateLimit & { left: number }> = [];
-
-  constructor(
-    readonly options: RateLimitOptions,
-    private readonly clock: Clock,
-  ) {}
-
-  inject(rule: InjectedRateLimit): void {
-    this.injected.push({ ...rule, left: rule.times ?? 1 });
-  }
 
   /** Peek (and on success consume) one request. `countGlobal` is false for interaction/webhook routes. */
   take(method: string, path: string, bucket: BucketRef | undefined, countGlobal: boolean): RateLimitDecision {
     const now = this.clock.now();
-    const rule = this.injected.find((r) => r.left > 0 && (!r.method || r.method === method) && r.path.test(path));
+    const rule = this.injected.take((r) => (!r.method || r.method === method) && r.path.test(path));
     if (rule) {
-      rule.left -= 1;
       return {
         ok: false,
         bucket,

@@ -1,6 +1,7 @@
 /** HTTP (REST) + WebSocket (gateway) server on 127.0.0.1, ephemeral port. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CountedRules } from '../fake-common/counted-rules.js';
+import { LoopbackServer } from '../fake-common/loopback-server.js';
 import { FakeGateway } from './gateway.js';
 import { ApiError, matchRoute, readBody, type RouteContext, type RouteDef, type RouteResult } from './http.js';
 import type { FakeCore } from './operations.js';
@@ -18,52 +19,24 @@ export interface InjectedFault {
   times?: number;
 }
 
-export class FakeServer {
-  readonly http: Server;
+export class FakeServer extends LoopbackServer {
   readonly limiter: RateLimiter;
-  private readonly faults: Array<InjectedFault & { left: number }> = [];
-  private readonly connections = new Set<Socket>();
-  port = 0;
+  private readonly faults = new CountedRules<InjectedFault>();
 
   constructor(
     private readonly core: FakeCore,
     private readonly routes: RouteDef[],
     readonly gateway: FakeGateway,
   ) {
+    super({ accepts: (pathname) => pathname === '/gateway', target: gateway });
     this.limiter = new RateLimiter(core.rateLimits, core.clock);
-    this.http = createServer((req, res) => void this.onRequest(req, res));
-    this.http.on('connection', (socket) => {
-      this.connections.add(socket);
-      socket.on('close', () => this.connections.delete(socket));
-    });
-    this.http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/gateway') {
-        socket.destroy();
-        return;
-      }
-      gateway.handleUpgrade(req, socket, head);
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.http.address() as AddressInfo).port;
   }
 
   injectFault(fault: InjectedFault): void {
-    this.faults.push({ ...fault, left: fault.times ?? 1 });
+    this.faults.add(fault);
   }
 
-  async close(): Promise<void> {
-    await this.gateway.close();
-    for (const socket of this.connections) socket.destroy();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
-  }
-
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { state, clock } = this.core;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -100,8 +73,7 @@ export class FakeServer {
         });
         result = { status: 429, body: { message: 'You are being rate limited.', retry_after: retryAfter, global: decision.global ?? false } };
       } else {
-        const fault = this.faults.find((f) => f.left > 0 && (!f.method || f.method === method) && f.path.test(path));
-        if (fault) fault.left -= 1;
+        const fault = this.faults.take((f) => (!f.method || f.method === method) && f.path.test(path));
         if (fault && !fault.afterEffect) throw new ApiError(fault.status, fault.code ?? 0, fault.message ?? `fake-discord injected ${fault.status}`);
         result = await route.handle(ctx);
         if (fault) throw new ApiError(fault.status, fault.code ?? 0, fault.message ?? `fake-discord injected ${fault.status} (after effect)`);

@@ -1,5 +1,5 @@
 /** In-memory model of the fake Discord: guild, channels, threads, messages, reactions, commands, logs. */
-import { EventEmitter } from 'node:events';
+import { ObservableState } from '../fake-common/observable-state.js';
 import type { Clock, RateLimitScope } from './rate-limits.js';
 
 export interface FakeUser {
@@ -168,12 +168,9 @@ export interface IdentifyRecord {
   query: Record<string, string>;
 }
 
-export interface WaitOptions {
-  timeoutMs?: number;
-  description?: string;
-}
+export type { WaitOptions } from '../fake-common/observable-state.js';
 
-export class FakeState extends EventEmitter {
+export class FakeState extends ObservableState {
   readonly users = new Map<string, FakeUser>();
   readonly members = new Map<string, FakeMember>();
   readonly roles = new Map<string, FakeRole>();
@@ -196,13 +193,7 @@ export class FakeState extends EventEmitter {
     readonly guildName: string,
     readonly botUserId: string,
   ) {
-    super();
-    this.setMaxListeners(0);
-  }
-
-  /** Signal that something observable changed; waiters re-check their predicates. */
-  changed(): void {
-    this.emit('change');
+    super('fake-discord');
   }
 
   addMessage(message: StoredMessage): void {
@@ -227,50 +218,8 @@ export class FakeState extends EventEmitter {
     return channel;
   }
 
-  /**
-   * Resolve with the first truthy value of `predicate`, re-evaluated on every state change
-   * (no polling). Rejects after `timeoutMs` with a description of the current state.
-   */
-  waitFor<T>(predicate: () => T | undefined | null | false, options: WaitOptions = {}): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? 5_000;
-    let lastError: unknown;
-    const check = (): T | undefined => {
-      try {
-        const value = predicate();
-        return value ? value : undefined;
-      } catch (error) {
-        lastError = error;
-        return undefined;
-      }
-    };
-    const first = check();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const onChange = (): void => {
-        const value = check();
-        if (value === undefined) return;
-        cleanup();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        const why = lastError instanceof Error ? `\nLast predicate error: ${lastError.message}` : '';
-        reject(
-          new Error(
-            `fake-discord waitFor timed out after ${timeoutMs} ms: ${options.description ?? predicate.toString()}${why}\n${this.describe()}`,
-          ),
-        );
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.off('change', onChange);
-      };
-      this.on('change', onChange);
-    });
-  }
-
   /** Human-readable dump used in timeout errors. */
-  describe(): string {
+  override describe(): string {
     const lines: string[] = ['--- fake-discord state ---'];
     for (const channel of this.channels.values()) {
       const msgs = (this.channelMessages.get(channel.id) ?? []).filter((m) => !m.deleted);

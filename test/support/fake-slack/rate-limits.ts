@@ -9,25 +9,9 @@
  * The clock is injectable (ManualClock) so tests can move time instead of sleeping.
  */
 
-export interface Clock {
-  now(): number;
-}
+import { RateLimiterBase } from '../fake-common/rate-limiter-base.js';
 
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock that only moves when told to. */
-export class ManualClock implements Clock {
-  private current: number;
-  constructor(start = Date.now()) {
-    this.current = start;
-  }
-  now(): number {
-    return this.current;
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+export { ManualClock, systemClock, type Clock } from '../fake-common/clock.js';
 
 export interface BucketConfig {
   /** Tokens available at once (burst size). */
@@ -103,25 +87,14 @@ interface Bucket {
   updatedAt: number;
 }
 
-export class RateLimiter {
+export class RateLimiter extends RateLimiterBase<RateLimitOptions, InjectedRateLimit> {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly injected: Array<InjectedRateLimit & { left: number }> = [];
-
-  constructor(
-    readonly options: RateLimitOptions,
-    private readonly clock: Clock,
-  ) {}
-
-  inject(rule: InjectedRateLimit): void {
-    this.injected.push({ ...rule, left: rule.times ?? 1 });
-  }
 
   /** Check (and on success consume) one call of `method`. */
   take(method: string, params: Record<string, unknown>): RateLimitDecision {
-    const rule = this.injected.find((r) => r.left > 0 && (typeof r.method === 'string' ? r.method === method : r.method.test(method)));
+    const rule = this.injected.take((r) => (typeof r.method === 'string' ? r.method === method : r.method.test(method)));
     const ref = bucketFor(method, params);
     if (rule) {
-      rule.left -= 1;
       return { ok: false, bucketKey: ref?.key ?? `injected:${method}`, retryAfterMs: rule.retryAfterMs, injected: true };
     }
     if (!this.options.enabled || !ref) return { ok: true, bucketKey: ref?.key };

@@ -4,8 +4,9 @@
  *   POST /response/<commandId>  response_url of a slash command (recorded per command)
  *   GET  /link/?ticket=…        Socket Mode WebSocket (URL handed out by apps.connections.open)
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CountedRules } from '../fake-common/counted-rules.js';
+import { LoopbackServer } from '../fake-common/loopback-server.js';
 import { SlackApiError, type SlackCore } from './operations.js';
 import { retryAfterSeconds } from './rate-limits.js';
 import type { FakeSocketMode } from './socket-mode.js';
@@ -23,51 +24,23 @@ export interface InjectedFault {
   times?: number;
 }
 
-export class FakeServer {
-  readonly http: Server;
-  port = 0;
+export class FakeServer extends LoopbackServer {
   private readonly methods: Record<string, MethodDef>;
-  private readonly connections = new Set<Socket>();
-  private readonly faults: Array<InjectedFault & { left: number }> = [];
+  private readonly faults = new CountedRules<InjectedFault>();
 
   constructor(
     private readonly core: SlackCore,
     readonly socketMode: FakeSocketMode,
   ) {
+    super({ accepts: (pathname) => pathname.startsWith('/link'), target: socketMode });
     this.methods = webApiMethods(core);
-    this.http = createServer((req, res) => void this.onRequest(req, res));
-    this.http.on('connection', (socket) => {
-      this.connections.add(socket);
-      socket.on('close', () => this.connections.delete(socket));
-    });
-    this.http.on('upgrade', (req, socket, head) => {
-      if (!new URL(req.url ?? '/', 'http://x').pathname.startsWith('/link')) {
-        socket.destroy();
-        return;
-      }
-      socketMode.handleUpgrade(req, socket, head);
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.http.address() as AddressInfo).port;
   }
 
   injectFault(fault: InjectedFault): void {
-    this.faults.push({ ...fault, left: fault.times ?? 1 });
+    this.faults.add(fault);
   }
 
-  async close(): Promise<void> {
-    await this.socketMode.close();
-    for (const socket of this.connections) socket.destroy();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
-  }
-
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let params: Params;
     try {
@@ -122,8 +95,7 @@ export class FakeServer {
       finish(429, { ok: false, error: 'ratelimited' }, { 'Retry-After': String(retryAfterSec), 'X-Fake-Retry-After-Ms': String(retryAfterMs) });
       return;
     }
-    const fault = this.faults.find((f) => f.left > 0 && (typeof f.method === 'string' ? f.method === method : f.method.test(method)));
-    if (fault) fault.left -= 1;
+    const fault = this.faults.take((f) => (typeof f.method === 'string' ? f.method === method : f.method.test(method)));
     const failWithFault = (f: InjectedFault): void => {
       if (f.drop) {
         record.status = 0;

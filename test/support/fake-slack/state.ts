@@ -1,5 +1,5 @@
 /** In-memory model of the fake Slack workspace: users, channels, messages, commands, deliveries, logs. */
-import { EventEmitter } from 'node:events';
+import { ObservableState } from '../fake-common/observable-state.js';
 import type { Clock } from './rate-limits.js';
 
 export interface FakeUser {
@@ -162,12 +162,9 @@ export interface SocketConnectionRecord {
   ticket: string;
 }
 
-export interface WaitOptions {
-  timeoutMs?: number;
-  description?: string;
-}
+export type { WaitOptions } from '../fake-common/observable-state.js';
 
-export class FakeState extends EventEmitter {
+export class FakeState extends ObservableState {
   readonly users = new Map<string, FakeUser>();
   readonly channels = new Map<string, FakeChannel>();
   readonly channelMessages = new Map<string, StoredMessage[]>();
@@ -191,13 +188,7 @@ export class FakeState extends EventEmitter {
     readonly botUserId: string,
     readonly botId: string,
   ) {
-    super();
-    this.setMaxListeners(0);
-  }
-
-  /** Signal that something observable changed; waiters re-check their predicates. */
-  changed(): void {
-    this.emit('change');
+    super('fake-slack');
   }
 
   addMessage(message: StoredMessage): void {
@@ -226,46 +217,8 @@ export class FakeState extends EventEmitter {
     return c;
   }
 
-  /**
-   * Resolve with the first truthy value of `predicate`, re-evaluated on every state change
-   * (no polling). Rejects after `timeoutMs` with a dump of the current state.
-   */
-  waitFor<T>(predicate: () => T | undefined | null | false, options: WaitOptions = {}): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? 5_000;
-    let lastError: unknown;
-    const check = (): T | undefined => {
-      try {
-        const value = predicate();
-        return value ? value : undefined;
-      } catch (error) {
-        lastError = error;
-        return undefined;
-      }
-    };
-    const first = check();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const onChange = (): void => {
-        const value = check();
-        if (value === undefined) return;
-        cleanup();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        const why = lastError instanceof Error ? `\nLast predicate error: ${lastError.message}` : '';
-        reject(new Error(`fake-slack waitFor timed out after ${timeoutMs} ms: ${options.description ?? predicate.toString()}${why}\n${this.describe()}`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.off('change', onChange);
-      };
-      this.on('change', onChange);
-    });
-  }
-
   /** Human-readable dump used in timeout errors. */
-  describe(): string {
+  override describe(): string {
     const lines: string[] = ['--- fake-slack state ---'];
     const name = (id: string): string => this.users.get(id)?.name ?? id;
     for (const channel of this.channels.values()) {
