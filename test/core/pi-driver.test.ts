@@ -303,6 +303,7 @@ describe('PiDriver with the real pi', () => {
     const driver = piDriver(makePiAgentDir({ baseUrl: mock.baseUrl, withoutApiKey: true }).dir);
     const err = await startError(driver.start(runOptions(repo, 'hello', eventLog())));
     expect(err.message).toMatch(/rejected the prompt.*No API key/s);
+    expect(err.message).toContain('set AGENT_ARGS');
   });
 
   it('rejects resume of a missing session file without starting anything', async () => {

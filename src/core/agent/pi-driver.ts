@@ -37,6 +37,11 @@ export interface PiDriverOptions {
   timeouts?: Partial<PiTimeouts>;
 }
 
+/** What pi's own "/login" advice means for a bot operator. */
+const NO_MODEL_ADVICE =
+  '\nThe bot\'s pi has no model with a key: set AGENT_ARGS (e.g. --provider anthropic --model <model>) and the provider\'s key ' +
+  '(e.g. ANTHROPIC_API_KEY), or put models.json/settings.json in PI_CODING_AGENT_DIR; see .env.example and the README.';
+
 export class PiDriver implements AgentDriver {
   private readonly timeouts: PiTimeouts;
 
@@ -88,7 +93,8 @@ export class PiDriver implements AgentDriver {
       session.mapper.expectUserMessage(opts.prompt);
       const res = await proc.request({ type: 'prompt', message: opts.prompt }, this.timeouts.commandMs);
       if (!res.success) {
-        throw new AppError('AGENT_START_FAILED', `The agent rejected the prompt: ${res.error ?? 'unknown error'}`);
+        const reason = res.error ?? 'unknown error';
+        throw new AppError('AGENT_START_FAILED', `The agent rejected the prompt: ${reason}${/no api key/i.test(reason) ? NO_MODEL_ADVICE : ''}`);
       }
     } catch (err) {
       const failure = await this.startFailure(proc, err);
