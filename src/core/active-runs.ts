@@ -45,6 +45,7 @@ interface ActiveRun {
 }
 
 const NO_USAGE = { input: 0, output: 0, total: 0, costUsd: 0 };
+const NO_TOKENS = { tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0 };
 
 export class ActiveRuns {
   private readonly active = new Map<string, ActiveRun>();
@@ -110,6 +111,21 @@ export class ActiveRuns {
       this.deps.logger.error({ err, runId: entry.runId }, 'settling a run failed');
       this.active.delete(entry.runId);
       this.deps.dirs.release(entry.cwd, entry.runId);
+      try {
+        const now = this.deps.now();
+        this.deps.store.runs.finish(entry.runId, {
+          ...NO_TOKENS,
+          status: 'failed',
+          summary: outcome.summary,
+          commitSha: null,
+          error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
+          now: now.toISOString(),
+        });
+        const failed = this.deps.store.runs.get(entry.runId)!;
+        this.deps.events.append(entry.runId, settledEvent(failed, [], now.getTime() - entry.startedAtMs));
+      } catch (again) {
+        this.deps.logger.error({ err: again, runId: entry.runId }, 'could not record the failed settle either');
+      }
       run = this.deps.store.runs.get(entry.runId)!;
     }
     await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
@@ -125,13 +141,15 @@ export class ActiveRuns {
       return { commitSha: null, dirty: null, filesChanged: [] };
     });
     if (report.dirty) events.append(id, { type: 'warning', message: `the worktree has uncommitted changes:\n${report.dirty}` });
-    const status: RunStatus = entry.interruptReason ? 'interrupted' : outcome.status;
+    // A shutdown interrupts only runs it had to stop; one that finished meanwhile keeps its outcome.
+    const interrupted = entry.interruptReason !== null && outcome.status === 'stopped';
+    const status: RunStatus = interrupted ? 'interrupted' : outcome.status;
     const now = this.deps.now();
     store.runs.finish(id, {
       status,
       summary: outcome.summary,
       commitSha: report.commitSha,
-      error: entry.interruptReason ?? outcome.error,
+      error: interrupted ? entry.interruptReason : outcome.error,
       tokensInput: outcome.usage.input,
       tokensOutput: outcome.usage.output,
       tokensTotal: outcome.usage.total,

@@ -7,6 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
+import type { NewRun } from '../store/runs-repo.js';
 import { ActiveRuns } from './active-runs.js';
 import type { AgentDriver, AgentSession } from './agent/agent-driver.js';
 import type { Cards } from './cards.js';
@@ -42,6 +43,8 @@ export interface StartRunInput {
   /** Remove the worktree (not the branch) when the run settles. */
   cleanupOnFinish?: boolean;
   startedBy: string;
+  /** Called once the run's row exists, before its agent starts (e.g. to bind a chat thread). */
+  onCreated?: (run: Run) => void;
 }
 
 export interface RefineRunInput {
@@ -49,6 +52,8 @@ export interface RefineRunInput {
   /** The operator's feedback; empty means "review and improve". */
   prompt?: string;
   startedBy: string;
+  /** Called once the run's row exists, before its agent starts (e.g. to bind a chat thread). */
+  onCreated?: (run: Run) => void;
 }
 
 export function hashToken(token: string): string {
@@ -98,35 +103,38 @@ export class RunManager {
       worktree = await this.deps.worktrees.create(id, card.id);
     }
     const cwd = worktree?.path ?? this.deps.repoRoot;
+    const giveBack = async (): Promise<void> => {
+      // Nothing ever ran in it: give the branch name and the folder back.
+      if (!worktree) return;
+      await this.deps.worktrees
+        .remove(worktree.path, worktree.branch, { deleteBranch: true })
+        .then(() => this.deps.store.runs.clearWorktree(worktree.path))
+        .catch((e: unknown) => this.deps.logger.warn({ err: e, runId: id }, 'could not remove the worktree of a run that did not start'));
+    };
+    let prompt: string;
     try {
-      this.dirs.claim(cwd, id);
+      prompt = this.claimAndInsert(cwd, id, (token) => {
+        const text = buildPrompt(card, input.prompt, { runId: id, token, branch: worktree?.branch ?? null, worktreePath: worktree?.path ?? null });
+        return {
+          text,
+          row: {
+            cardId: card.id,
+            useWorktree,
+            ownsWorktree: Boolean(worktree),
+            branch: worktree?.branch ?? null,
+            worktreePath: worktree?.path ?? null,
+            baseSha: worktree?.baseSha ?? null,
+            sessionFile: path.join(this.deps.sessionsDir, `${id}.jsonl`),
+            startedBy: input.startedBy,
+            parentRunId: null,
+          },
+        };
+      });
     } catch (err) {
-      if (worktree) await this.deps.worktrees.remove(worktree.path, worktree.branch, { deleteBranch: true });
+      await giveBack();
       throw err;
     }
-    const token = randomBytes(24).toString('base64url');
-    const prompt = buildPrompt(card, input.prompt, {
-      runId: id,
-      token,
-      branch: worktree?.branch ?? null,
-      worktreePath: worktree?.path ?? null,
-    });
-    this.deps.store.runs.insert({
-      id,
-      cardId: card.id,
-      useWorktree,
-      ownsWorktree: Boolean(worktree),
-      branch: worktree?.branch ?? null,
-      worktreePath: worktree?.path ?? null,
-      baseSha: worktree?.baseSha ?? null,
-      sessionFile: path.join(this.deps.sessionsDir, `${id}.jsonl`),
-      prompt,
-      tokenHash: hashToken(token),
-      startedBy: input.startedBy,
-      parentRunId: null,
-      ownerPid: process.pid,
-      now: this.now().toISOString(),
-    });
+    input.onCreated?.(this.deps.store.runs.get(id)!);
     const cleanup = input.cleanupOnFinish ?? false;
     try {
       return await this.active.launch(id, cwd, {
@@ -137,13 +145,36 @@ export class RunManager {
         },
       });
     } catch (err) {
-      if (worktree) {
-        // Nothing ever ran in it: give the branch name and the folder back.
-        await this.deps.worktrees
-          .remove(worktree.path, worktree.branch, { deleteBranch: true })
-          .then(() => this.deps.store.runs.clearWorktree(worktree.path))
-          .catch((e: unknown) => this.deps.logger.warn({ err: e, runId: id }, 'could not remove the worktree of a run that failed to start'));
-      }
+      await giveBack();
+      throw err;
+    }
+  }
+
+  /**
+   * Claims `cwd` for a new run and inserts its row; releases the claim if that fails. The row
+   * keeps the prompt with the run token blanked out: only its hash is stored. Returns the prompt
+   * the agent gets.
+   */
+  private claimAndInsert(
+    cwd: string,
+    id: string,
+    build: (token: string) => { text: string; row: Omit<NewRun, 'id' | 'prompt' | 'tokenHash' | 'ownerPid' | 'now'> },
+  ): string {
+    this.dirs.claim(cwd, id);
+    try {
+      const token = randomBytes(24).toString('base64url');
+      const { text, row } = build(token);
+      this.deps.store.runs.insert({
+        ...row,
+        id,
+        prompt: text.split(token).join('<run token>'),
+        tokenHash: hashToken(token),
+        ownerPid: process.pid,
+        now: this.now().toISOString(),
+      });
+      return text;
+    } catch (err) {
+      this.dirs.release(cwd, id);
       throw err;
     }
   }
@@ -159,39 +190,36 @@ export class RunManager {
     });
     const cwd = prior.worktreePath!;
     const id = randomUUID();
-    this.dirs.claim(cwd, id);
-    const prompt = refinementPrompt(input.prompt);
-    this.deps.store.runs.insert({
-      id,
-      cardId: card.id,
-      useWorktree: true,
-      ownsWorktree: false,
-      branch: prior.branch,
-      worktreePath: cwd,
-      baseSha: prior.baseSha,
-      sessionFile: prior.sessionFile,
-      prompt,
-      tokenHash: hashToken(randomBytes(24).toString('base64url')),
-      startedBy: input.startedBy,
-      parentRunId: prior.id,
-      ownerPid: process.pid,
-      now: this.now().toISOString(),
-    });
+    const prompt = this.claimAndInsert(cwd, id, () => ({
+      text: refinementPrompt(input.prompt),
+      row: {
+        cardId: card.id,
+        useWorktree: true,
+        ownsWorktree: false,
+        branch: prior.branch,
+        worktreePath: cwd,
+        baseSha: prior.baseSha,
+        sessionFile: prior.sessionFile,
+        startedBy: input.startedBy,
+        parentRunId: prior.id,
+      },
+    }));
+    input.onCreated?.(this.deps.store.runs.get(id)!);
     return this.active.launch(id, cwd, { prompt, resume: true });
   }
 
   /** Delivers `text` before the agent's next model call. */
   async steer(runId: string, text: string, by: string): Promise<void> {
     const session = await this.sessionOf(runId);
-    this.deps.events.append(runId, { type: 'user_message', kind: 'steer', text, by });
     await session.steer(text);
+    this.deps.events.append(runId, { type: 'user_message', kind: 'steer', text, by });
   }
 
   /** Delivers `text` when the agent would otherwise stop. */
   async followUp(runId: string, text: string, by: string): Promise<void> {
     const session = await this.sessionOf(runId);
-    this.deps.events.append(runId, { type: 'user_message', kind: 'follow_up', text, by });
     await session.followUp(text);
+    this.deps.events.append(runId, { type: 'user_message', kind: 'follow_up', text, by });
   }
 
   private async sessionOf(runId: string): Promise<AgentSession> {

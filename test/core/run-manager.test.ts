@@ -226,7 +226,11 @@ describe('RunManager with the real pi agent', () => {
     const { engine } = await harness();
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 't' });
     await engine.manager.waitForSettled(run.id);
-    const token = /Run token[^:]*: ([A-Za-z0-9_-]+)\./.exec(run.prompt)![1]!;
+    // The agent got the token in its prompt; the stored prompt has it blanked out.
+    const sent = transcript(llm.requests[0]!).join('\n');
+    const token = /Run token[^:]*: ([A-Za-z0-9_-]+)\./.exec(sent)![1]!;
+    expect(run.prompt).not.toContain(token);
+    expect(run.prompt).toContain('<run token>');
     expect(engine.manager.getByToken(token)?.id).toBe(run.id);
     expect(engine.manager.getByToken(`${token}x`)).toBeUndefined();
     const stored = engine.store.db.prepare('SELECT token_hash FROM agent_runs WHERE id = ?').get(run.id) as { token_hash: string };

@@ -10,12 +10,15 @@ import type { Delivery } from './delivery.js';
 import type { Relay } from './relay.js';
 import type { ThreadWriter } from './thread-writer.js';
 
+/** What the controller uses of the RunManager. */
+export type RunControl = Pick<
+  RunManager,
+  'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'waitForSettled' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards'
+>;
+
 export interface ControllerContext {
   store: Store;
-  runs: Pick<
-    RunManager,
-    'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards'
-  >;
+  runs: RunControl;
   port: ChatPort;
   relay: Relay;
   delivery: Delivery;

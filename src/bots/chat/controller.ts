@@ -7,22 +7,17 @@
  */
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../../config.js';
-import type { RunManager } from '../../core/run-manager.js';
 import type { Store } from '../../store/index.js';
 import type { ChatEvent, ChatPort, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { CommandHandlers } from './command-handlers.js';
-import { chatMessage } from './controller-context.js';
+import { chatMessage, type RunControl } from './controller-context.js';
 import type { Delivery } from './delivery.js';
 import type { Relay } from './relay.js';
 import { ThreadControls } from './thread-controls.js';
 import { ThreadWriter } from './thread-writer.js';
 
-/** What the controller uses of the RunManager. */
-export type RunControl = Pick<
-  RunManager,
-  'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards'
->;
+export type { RunControl } from './controller-context.js';
 
 export interface ControllerOptions {
   store: Store;

@@ -13,6 +13,9 @@ import type { Store } from '../../store/index.js';
 import type { ClaimedRow, OutboxRow } from '../../store/outbox-repo.js';
 import type { ChatPort } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
+
+/** How soon a lane whose job threw (not a platform error: e.g. a busy database) is tried again. */
+const LANE_RETRY_MS = 1000;
 import { DeliveryLanes } from './delivery-lanes.js';
 
 export interface DeliveryOptions {
@@ -78,7 +81,9 @@ export class Delivery {
     const job = this.lanes
       .inLane(threadKey, () => this.sendNext(threadKey))
       .catch((err: unknown): Outcome => {
-        this.opts.logger.error({ err, threadKey }, 'delivery lane failed');
+        // E.g. the database was busy: try the lane again shortly instead of leaving it asleep.
+        this.opts.logger.error({ err, threadKey }, 'delivery lane failed; retrying');
+        this.wakeAt(threadKey, this.clock.now() + LANE_RETRY_MS);
         return 'wait';
       })
       .then((outcome) => {
@@ -87,7 +92,8 @@ export class Delivery {
         if (outcome === 'sent' || outcome === 'failed' || more) this.kick(threadKey);
         else if (outcome === 'empty') this.lanes.release(threadKey);
         this.settleWaiters();
-      });
+      })
+      .catch((err: unknown) => this.opts.logger.error({ err, threadKey }, 'delivery bookkeeping failed'));
     const tracked = job.finally(() => this.running.delete(tracked));
     this.running.add(tracked);
   }

@@ -57,10 +57,16 @@ export class ThreadControls {
     const key = `${e.platform}:${e.dedupeKey}`;
     if (runs.isActive(runId)) {
       if (!body) return;
-      if (later) await runs.followUp(runId, body, e.user.id);
-      else await runs.steer(runId, body, e.user.id);
-      writer.acknowledge(lane.threadKey, e.message, later ? '📨' : '👀', key);
-      return;
+      try {
+        if (later) await runs.followUp(runId, body, e.user.id);
+        else await runs.steer(runId, body, e.user.id);
+        writer.acknowledge(lane.threadKey, e.message, later ? '📨' : '👀', key);
+        return;
+      } catch (err) {
+        // The run ended while the reply was on its way: it becomes the refinement's feedback.
+        if ((err as { code?: string }).code !== 'RUN_NOT_ACTIVE') throw err;
+        await runs.waitForSettled(runId);
+      }
     }
     await this.refine(lane, e.user.id, e.user.displayName, body || undefined, key);
   }
@@ -107,8 +113,13 @@ export class ThreadControls {
       writer.note(lane.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
       return;
     }
-    const run = await runs.refine({ runId: prior, prompt: feedback, startedBy: userId });
-    writer.bindRefinement(run, lane.threadKey);
+    // Bound as soon as the row exists, so 🛑 and replies reach the refinement while its agent starts.
+    const run = await runs.refine({
+      runId: prior,
+      prompt: feedback,
+      startedBy: userId,
+      onCreated: (created) => writer.bindRefinement(created, lane.threadKey),
+    });
     writer.note(lane.threadKey, run.id, `🔁 Refinement ${shortRunId(run.id)} of run ${shortRunId(prior)} started by ${who}${feedback ? ' with your feedback' : ''}.`, key);
     relay.attach(run.id);
   }

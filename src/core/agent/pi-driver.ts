@@ -108,12 +108,17 @@ export class PiDriver implements AgentDriver {
   private async startFailure(proc: RpcProcess, err: unknown): Promise<AppError> {
     if (err instanceof AppError) return err;
     if (err instanceof RpcExitError) {
-      // Let the exit be recorded and stderr drain before quoting it.
-      const exit = await proc.exited;
+      // Let the exit be recorded and stderr drain before quoting it (bounded: a closed stdin
+      // can raise this while the process still lives; the caller terminates it next).
+      let timer: NodeJS.Timeout | undefined;
+      const exit = await Promise.race([
+        proc.exited,
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.timeouts.killMs))),
+      ]).finally(() => clearTimeout(timer));
       const stderr = proc.stderrTail();
       return new AppError(
         'AGENT_START_FAILED',
-        `The agent exited before it was ready (${describeExit(exit)})${stderr ? `: ${stderr}` : ' without an error message'}`,
+        `The agent exited before it was ready (${exit ? describeExit(exit) : 'its input closed'})${stderr ? `: ${stderr}` : ' without an error message'}`,
         { cause: err },
       );
     }

@@ -4,7 +4,7 @@
  * or stop() (§10 of docs/pi-rpc.md). `done` resolves exactly once and never rejects.
  */
 import type { Logger } from 'pino';
-import { AppError, errorText } from '../errors.js';
+import { AppError, UserError, errorText } from '../errors.js';
 import type { RunEventData } from '../types.js';
 import type { AgentOutcome, AgentSession, AgentUsage } from './agent-driver.js';
 import { PiEventMapper, type UserMessageKind } from './pi-events.js';
@@ -53,7 +53,7 @@ export class PiSession implements AgentSession {
   private deliverySeq = 0;
   /** Session totals before this run (resume), subtracted from the final stats. */
   baseline: AgentUsage = { input: 0, output: 0, total: 0, costUsd: 0 };
-  /** Last process tree seen while a tool ran, for cleanup after an unexpected exit. */
+  /** Process tree seen while the current tool runs, for cleanup after an unexpected exit; cleared when it ends. */
   private toolTree: number[] = [];
   private readonly treeSeen = new Set<string>();
 
@@ -109,7 +109,7 @@ export class PiSession implements AgentSession {
    */
   private async deliver(kind: UserMessageKind, text: string): Promise<void> {
     if (this.phase !== 'running') {
-      throw new AppError('RUN_NOT_ACTIVE', 'The agent has already finished this run; the message was not delivered.');
+      throw new UserError('RUN_NOT_ACTIVE', 'The agent has already finished this run; the message was not delivered.');
     }
     const queued = this.tracker.betweenLoops;
     const command = queued
@@ -139,6 +139,8 @@ export class PiSession implements AgentSession {
     }
     if (type === 'message_update') return;
     if (type === 'tool_execution_start' || type === 'tool_execution_update') this.snapshotToolTree(record);
+    // A finished tool's pids may be reused by unrelated processes later: never signal them then.
+    if (type === 'tool_execution_end') this.toolTree = [];
     const terminal = this.tracker.observe(record);
     for (const event of this.mapper.map(record)) this.emit(event);
     if (terminal && this.phase === 'running') this.scheduleCheck();
