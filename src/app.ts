@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config.js';
+import { scrubBotSecrets, type Config } from './config.js';
 import { runConsoleMode } from './bots/console/console-mode.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
 import { createLogger, type Logger } from './logger.js';
@@ -24,8 +24,11 @@ interface FrontEnd {
   stop(): Promise<void>;
 }
 
-async function startPlatforms(config: Config, engine: RunEngine, logger: Logger): Promise<FrontEnd[]> {
-  const fronts: FrontEnd[] = [];
+/**
+ * Starts every configured platform, adding each to `fronts` as soon as it runs, so a failure of
+ * the second still lets the shutdown stop the first.
+ */
+async function startPlatforms(config: Config, engine: RunEngine, logger: Logger, fronts: FrontEnd[]): Promise<void> {
   if (config.discord) {
     const { startDiscordBot } = await import('./bots/discord/index.js');
     fronts.push(await startDiscordBot({ config, discord: config.discord, engine, logger: logger.child({ platform: 'discord' }) }));
@@ -34,10 +37,10 @@ async function startPlatforms(config: Config, engine: RunEngine, logger: Logger)
     const { startSlackBot } = await import('./bots/slack/index.js');
     fronts.push(await startSlackBot({ config, slack: config.slack, engine, logger: logger.child({ platform: 'slack' }) }));
   }
-  return fronts;
 }
 
 export async function startBot(config: Config, io: BotIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<void> {
+  scrubBotSecrets();
   const consoleMode = !config.discord && !config.slack;
   // In console mode the terminal is the chat: logs go to a file under DATA_DIR instead.
   let logger: Logger;
@@ -52,17 +55,10 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   const killOnExit = () => engine.killAllSync();
   process.on('exit', killOnExit);
 
-  let fronts: FrontEnd[];
-  if (consoleMode) {
-    io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${path.join(config.dataDir, 'logs', 'bot.log')}).\n`);
-    const done = runConsoleMode({ store: engine.store, runs: engine.manager, auth: config.auth, logger, input: io.stdin, output: io.stdout });
-    fronts = [{ name: 'console', done, stop: async () => {} }];
-  } else {
-    fronts = await startPlatforms(config, engine, logger);
-    logger.info({ frontEnds: fronts.map((f) => f.name) }, 'bot started');
-  }
-
+  const fronts: FrontEnd[] = [];
   let stopping: Promise<void> | null = null;
+  let signalled!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
   const shutdown = (reason: string) =>
     (stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
@@ -70,14 +66,38 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
       await engine.close();
       process.off('exit', killOnExit);
     })());
-  const onSignal = (signal: NodeJS.Signals) => void shutdown(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Signals are ours from here on, start-up included. A second one means "now": kill the agent
+  // and playtest trees synchronously and exit, rather than leave detached processes behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: killing agents and playtests and exiting now');
+      engine.killAllSync();
+      process.exit(130);
+    }
+    signalled();
+    void shutdown(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    await Promise.race(fronts.map((f) => f.done));
+    if (consoleMode) {
+      io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${path.join(config.dataDir, 'logs', 'bot.log')}).\n`);
+      const quit = new AbortController();
+      const done = runConsoleMode({ store: engine.store, runs: engine.manager, auth: config.auth, logger, input: io.stdin, output: io.stdout, signal: quit.signal });
+      const stop = async () => {
+        quit.abort();
+        await done;
+      };
+      fronts.push({ name: 'console', done, stop });
+    } else {
+      await startPlatforms(config, engine, logger, fronts);
+      logger.info({ frontEnds: fronts.map((f) => f.name) }, 'bot started');
+    }
+    // Until a front end ends by itself (console :quit, Discord session lost) or a signal comes.
+    await Promise.race([...fronts.map((f) => f.done), stopRequested]);
   } finally {
+    await shutdown('front end ended');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await shutdown('front end ended');
   }
 }

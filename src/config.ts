@@ -101,6 +101,15 @@ export function loadDotEnv(cwd: string = process.cwd()): string | null {
   return file;
 }
 
+/**
+ * Removes the bot's own secrets from this process's environment once the config holds them, so
+ * nothing the bot spawns later (git, shells, hooks in a repository the agent could write to)
+ * inherits them. Agent and playtest processes get `Config.agentEnv`, which never had them.
+ */
+export function scrubBotSecrets(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of BOT_SECRETS) delete env[name];
+}
+
 /** The pi CLI shipped in this project's own dependencies (its package exports no package.json). */
 export function bundledPiCli(): string {
   const require = createRequire(import.meta.url);

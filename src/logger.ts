@@ -2,7 +2,7 @@
  * The bot's one pino logger. Components get child loggers bound to run id, card and thread.
  * Secrets never reach the log: token-like keys are redacted wherever they appear.
  */
-import { pino, type DestinationStream } from 'pino';
+import { pino, stdSerializers, type DestinationStream } from 'pino';
 import type { LogLevel } from './config.js';
 
 import type { Logger } from 'pino';
@@ -19,15 +19,41 @@ const REDACT = [
   '*.appToken',
   '*.signingSecret',
   '*.apiKey',
+  '*.*.token',
+  '*.*.botToken',
+  '*.*.appToken',
+  '*.*.signingSecret',
   'agentEnv',
   '*.agentEnv',
   'headers.authorization',
   '*.headers.authorization',
+  'headers.Authorization',
+  '*.headers.Authorization',
 ];
+
+/** Interaction tokens sit in Discord webhook URLs: `/webhooks/<app id>/<token>`, `/interactions/<id>/<token>`. */
+const URL_TOKEN = /\/(webhooks|interactions)\/(\d+)\/[^/?\s]+/g;
+
+/**
+ * Errors as pino would log them, minus what carries credentials: the SDKs' attached HTTP
+ * request and response (their headers hold bot tokens) and tokens inside request URLs.
+ */
+export function safeErr(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  for (const key of ['original', 'config', 'request', 'response', 'headers', 'requestBody', 'rawError']) delete out[key];
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === 'string') out[key] = value.replace(URL_TOKEN, '/$1/$2/[redacted]');
+  }
+  return out;
+}
 
 /** Logs JSON lines to stderr (stdout belongs to CLI output and the console mode). */
 export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined }, destination as DestinationStream);
+  return pino(
+    { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined, serializers: { err: safeErr } },
+    destination as DestinationStream,
+  );
 }
 
 /** A logger that discards everything, for tests and quiet commands. */

@@ -44,4 +44,19 @@ describe('npm start without platform tokens', () => {
     expect(branches).toMatch(/^chatops\/card-1-\w{8}$/);
     expect(await git(bot.repo, ['log', '-1', '--format=%s', branches])).toMatch(/^mock: add/);
   });
+
+  it('SIGTERM ends the console mode cleanly even while it waits for input', async () => {
+    const bot = await makeBotEnv(llm);
+    const child = execa(process.execPath, [BIN, 'start'], { cwd: bot.repo, env: bot.env, extendEnv: false, reject: false, stdin: 'pipe' });
+    await new Promise<void>((resolve) => {
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('chatops console')) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+  });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledPiCli, loadConfig } from '../../src/config.js';
+import { bundledPiCli, loadConfig, scrubBotSecrets } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults everything from the repository root', () => {
@@ -65,5 +65,11 @@ describe('loadConfig', () => {
     );
     expect(c.slack).toMatchObject({ botToken: 'xoxb', appToken: null, signingSecret: 's', port: 3000 });
     expect(c.auth).toEqual({ allowedUsers: ['discord:1', 'slack:U2'], allowedRoles: ['9'], allowAll: true });
+  });
+
+  it('scrubs the bot secrets from an environment once loaded', () => {
+    const env: NodeJS.ProcessEnv = { DISCORD_TOKEN: 'd', SLACK_BOT_TOKEN: 'b', SLACK_APP_TOKEN: 'a', SLACK_SIGNING_SECRET: 's', ANTHROPIC_API_KEY: 'k', PATH: '/bin' };
+    scrubBotSecrets(env);
+    expect(env).toEqual({ ANTHROPIC_API_KEY: 'k', PATH: '/bin' });
   });
 });

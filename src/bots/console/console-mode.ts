@@ -25,6 +25,8 @@ export interface ConsoleModeOptions {
   /** The operator's name (default `operator`). */
   userName?: string;
   flushDelayMs?: number;
+  /** Ends the console mode like `:quit` (shutdown on a signal). */
+  signal?: AbortSignal;
 }
 
 /** Runs until `:quit` or the end of input; resolves after the chat layer has stopped. */
@@ -58,7 +60,7 @@ export async function runConsoleMode(opts: ConsoleModeOptions): Promise<void> {
   };
   bot.start();
   port.print('chatops console — type /help for commands, :quit to leave.');
-  const rl = readline.createInterface({ input: opts.input, crlfDelay: Infinity, terminal: false });
+  const rl = readline.createInterface({ input: opts.input, crlfDelay: Infinity, terminal: false, signal: opts.signal });
   try {
     for await (const line of rl) {
       const parsed = parseConsoleLine(line, state);

@@ -137,8 +137,10 @@ export class DiscordBot {
     c.on(Events.MessageReactionRemove, (r, u) => this.inbound.track('reaction', () => this.onReaction(r, u, false)));
     c.on(Events.Error, (err) => this.log.error({ err }, 'discord.js client error'));
     c.on(Events.Warn, (message) => this.log.warn({ message }, 'discord.js warning'));
-    c.on(Events.Invalidated, () => {
-      this.log.error('Discord invalidated the session; stopping the Discord bot');
+    // discord.js emits this only for close codes it will not reconnect after (token reset,
+    // intents not allowed, ...): without it the bot would sit there deaf.
+    c.on(Events.ShardDisconnect, (event, shardId) => {
+      this.log.error({ code: event.code, shardId }, 'Discord closed the gateway for good (token or intents?); stopping the Discord bot');
       void this.stop();
     });
     c.rest.on('rateLimited', (info) =>

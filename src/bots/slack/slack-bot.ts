@@ -49,9 +49,18 @@ export interface SlackBotOptions {
   clientPingTimeoutMs?: number;
 }
 
-/** A fresh WebClient options object each time: the Socket Mode client mutates the one it gets. */
-function clientOptions(slack: SlackConfig): { slackApiUrl?: string } {
-  return slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {};
+/** Longest a write may hang (a half-open connection) before delivery retries it, duplicate-safe. */
+const WRITE_TIMEOUT_MS = 20_000;
+/** Name lookups are a nicety: they must never hold an event up for long. */
+const LOOKUP_TIMEOUT_MS = 3_000;
+
+/**
+ * A fresh WebClient options object each time: the Socket Mode client mutates the one it gets.
+ * Errors never carry the original HTTP request: its headers hold the bot token, and errors are
+ * logged.
+ */
+function clientOptions(slack: SlackConfig): { slackApiUrl?: string; attachOriginalToWebAPIRequestError: false } {
+  return { ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}), attachOriginalToWebAPIRequestError: false };
 }
 
 /** The write client: no SDK retries (a timed-out post could be sent twice), 429s thrown to delivery. */
@@ -60,6 +69,18 @@ export function createWriteClient(slack: SlackConfig): InstanceType<typeof webAp
     ...clientOptions(slack),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
+    timeout: WRITE_TIMEOUT_MS,
+    logLevel: webApi.LogLevel.ERROR,
+  });
+}
+
+/** For `users.info`: fails fast instead of retrying for half an hour before an event is handled. */
+function createLookupClient(slack: SlackConfig): InstanceType<typeof webApi.WebClient> {
+  return new webApi.WebClient(slack.botToken, {
+    ...clientOptions(slack),
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: LOOKUP_TIMEOUT_MS,
     logLevel: webApi.LogLevel.ERROR,
   });
 }
@@ -122,7 +143,7 @@ export class SlackBot {
       });
       this.app = new App({ ...common, receiver });
     }
-    this.names = new UserNames(this.app.client, this.log);
+    this.names = new UserNames(createLookupClient(opts.slack), this.log);
     this.port = new SlackPort({
       client: writer,
       teamUrl,
