@@ -246,7 +246,15 @@ export class Relay {
     try {
       fn();
     } catch (err) {
-      this.opts.logger.error({ err, runId }, 'relay could not render run events');
+      // The renderer may have moved past events whose rows were rolled back: forget it, so the
+      // next event reloads it from the stored cursor and renders them again.
+      this.opts.logger.error({ err, runId }, 'relay could not render run events; will re-render from the stored cursor');
+      const live = this.live.get(runId);
+      if (live) {
+        this.clock.clearTimeout(live.statusTimer);
+        this.clock.clearTimeout(live.flushTimer);
+        this.live.delete(runId);
+      }
     }
   }
 }
