@@ -86,16 +86,21 @@ export class DiscordBot {
     this.wire();
   }
 
-  /** Logs in, registers the guild commands, starts delivery and the relay, rejoins active threads. */
+  /** Logs in, starts delivery and the relay, registers the guild commands, rejoins active threads. */
   async start(): Promise<void> {
     const ready = once(this.client, Events.ClientReady);
+    // Take events from the first one on: an interaction that arrives while commands are being
+    // registered must still be acknowledged (nothing reaches handlers before READY anyway).
+    this.inbound.open();
     try {
       await this.client.login(this.opts.discord.token);
       await ready;
     } catch (err) {
+      await this.inbound.close();
       await this.client.destroy();
       throw err;
     }
+    this.chat.start();
     const appId = this.client.application?.id ?? this.client.user!.id;
     this.log.info({ user: this.client.user?.tag, guildId: this.opts.discord.guildId }, 'connected to Discord');
     try {
@@ -107,8 +112,6 @@ export class DiscordBot {
         'could not register the slash commands: check DISCORD_GUILD_ID and that the bot was invited with the applications.commands scope',
       );
     }
-    this.chat.start();
-    this.inbound.open();
     await rejoinThreads(this.client, threadsToRejoin(this.opts.store, this.opts.runs.list(50)), this.log);
   }
 
