@@ -17,6 +17,7 @@ import { isAlive, processTree, signalTree } from './process-tree.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
+import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
 import { settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
 import { WorkDirs } from './work-dirs.js';
@@ -141,7 +142,7 @@ export class RunManager {
         prompt,
         resume: false,
         afterSettle: async (run) => {
-          if (cleanup && run.ownsWorktree && run.worktreePath) await this.removeWorktreeIfUnused(run);
+          if (cleanup && run.ownsWorktree && run.worktreePath) await releaseWorktree(this.removal(), run);
         },
       });
     } catch (err) {
@@ -252,30 +253,12 @@ export class RunManager {
   /** Deletes a settled run, its events, and its worktree once no other run uses it. */
   async remove(runId: string): Promise<{ worktreeRemoved: boolean }> {
     const run = this.require(runId);
-    if (this.active.has(runId)) throw new UserError('RUN_ACTIVE', `run ${shortId(runId)} is still running; stop it first`);
-    await this.deps.playtests.stop(runId, null);
-    let worktreeRemoved = false;
-    if (run.ownsWorktree && run.worktreePath) {
-      const others = this.deps.store.runs.listUsingWorktree(run.worktreePath).filter((r) => r.id !== runId);
-      if (others.length === 0) {
-        worktreeRemoved = await this.removeWorktreeIfUnused(run);
-      } else {
-        // Refinements still use this worktree: hand ownership to the oldest of them.
-        this.deps.store.runs.setOwnsWorktree(others[0]!.id, true);
-      }
-    }
-    this.deps.store.runs.delete(runId);
-    return { worktreeRemoved };
+    if (this.active.has(run.id)) throw new UserError('RUN_ACTIVE', `run ${shortId(run.id)} is still running; stop it first`);
+    return removeRun(this.removal(), run);
   }
 
-  private async removeWorktreeIfUnused(run: Run): Promise<boolean> {
-    const wt = run.worktreePath!;
-    const users = this.deps.store.runs.listUsingWorktree(wt).filter((r) => r.id !== run.id);
-    if (this.dirs.isHeldHere(wt) || users.some((r) => this.active.has(r.id) || this.deps.playtests.isRunning(r.id))) return false;
-    if (users.length > 0) return false;
-    await this.deps.worktrees.remove(wt, run.branch!, { deleteBranch: false });
-    this.deps.store.runs.clearWorktree(wt);
-    return true;
+  private removal(): RemovalDeps {
+    return { ...this.deps, isBusy: (p) => this.dirs.isHeldHere(p) };
   }
 
   // --- playtests ------------------------------------------------------------
