@@ -77,14 +77,14 @@ const schema = z.object({
   DISCORD_GUILD_ID: optional.pipe(z.string().regex(/^\d{5,25}$/, 'must be a numeric Discord id').optional()),
   DISCORD_NOTIFY_CHANNEL_ID: optional.pipe(z.string().regex(/^\d{5,25}$/, 'must be a numeric Discord id').optional()),
   DISCORD_API_BASE: optional.pipe(z.string().url('must be a URL such as http://127.0.0.1:8080/api').optional()),
-  SLACK_BOT_TOKEN: optional,
-  SLACK_APP_TOKEN: optional,
+  SLACK_BOT_TOKEN: optional.pipe(z.string().startsWith('xoxb-', 'must be the Bot User OAuth Token (xoxb-…)').optional()),
+  SLACK_APP_TOKEN: optional.pipe(z.string().startsWith('xapp-', 'must be an app-level token (xapp-…) with connections:write').optional()),
   SLACK_SIGNING_SECRET: optional,
   PORT: optional.pipe(z.coerce.number().int().min(1).max(65535).optional()),
   SLACK_API_URL: optional.pipe(z.string().url('must be a URL such as http://127.0.0.1:8080/api/').optional()),
-  SLACK_NOTIFY_CHANNEL: optional,
+  SLACK_NOTIFY_CHANNEL: optional.pipe(z.string().regex(/^[CG][A-Z0-9]{6,}$/, 'must be a channel id such as C0123ABCD (channel details, at the bottom)').optional()),
   ALLOWED_USERS: optional,
-  ALLOWED_ROLES: optional,
+  ALLOWED_ROLES: optional.pipe(z.string().regex(/^\d{5,25}(\s*,\s*\d{5,25})*$/, 'must be comma-separated numeric Discord role ids').optional()),
   ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
 });
 

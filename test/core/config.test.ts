@@ -30,7 +30,7 @@ describe('loadConfig', () => {
   });
 
   it('keeps the bot secrets out of the agent environment and passes provider keys', () => {
-    const c = loadConfig({ DISCORD_TOKEN: 'secret', DISCORD_GUILD_ID: '123456', ANTHROPIC_API_KEY: 'sk-1', SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp' }, '/r');
+    const c = loadConfig({ DISCORD_TOKEN: 'secret', DISCORD_GUILD_ID: '123456', ANTHROPIC_API_KEY: 'sk-1', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }, '/r');
     expect(c.agentEnv.ANTHROPIC_API_KEY).toBe('sk-1');
     expect(c.agentEnv.DISCORD_TOKEN).toBeUndefined();
     expect(c.agentEnv.SLACK_BOT_TOKEN).toBeUndefined();
@@ -49,7 +49,11 @@ describe('loadConfig', () => {
     [{ DISCORD_TOKEN: 't' }, /DISCORD_GUILD_ID is not/],
     [{ DISCORD_TOKEN: 't', DISCORD_GUILD_ID: 'abc' }, /DISCORD_GUILD_ID: must be a numeric Discord id/],
     [{ DISCORD_API_BASE: 'not a url' }, /DISCORD_API_BASE/],
-    [{ SLACK_BOT_TOKEN: 'xoxb' }, /SLACK_APP_TOKEN/],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, /SLACK_APP_TOKEN/],
+    [{ SLACK_BOT_TOKEN: 'xapp-1', SLACK_APP_TOKEN: 'xapp-2' }, /SLACK_BOT_TOKEN: must be the Bot User OAuth Token/],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xoxb-2' }, /SLACK_APP_TOKEN: must be an app-level token/],
+    [{ SLACK_NOTIFY_CHANNEL: '#general' }, /SLACK_NOTIFY_CHANNEL: must be a channel id/],
+    [{ ALLOWED_ROLES: 'admins' }, /ALLOWED_ROLES: must be comma-separated numeric/],
     [{ PORT: '99999' }, /PORT/],
     [{ ALLOWED_USERS: 'bob' }, /ALLOWED_USERS entry "bob"/],
     [{ ALLOW_ALL_USERS: 'maybe' }, /ALLOW_ALL_USERS/],
@@ -60,11 +64,11 @@ describe('loadConfig', () => {
 
   it('reads Slack in HTTP mode and the allow-lists', () => {
     const c = loadConfig(
-      { SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', PORT: '3000', ALLOWED_USERS: 'discord:1, slack:U2', ALLOWED_ROLES: '9', ALLOW_ALL_USERS: 'true' },
+      { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PORT: '3000', ALLOWED_USERS: 'discord:1, slack:U2', ALLOWED_ROLES: '99999', ALLOW_ALL_USERS: 'true' },
       '/r',
     );
-    expect(c.slack).toMatchObject({ botToken: 'xoxb', appToken: null, signingSecret: 's', port: 3000 });
-    expect(c.auth).toEqual({ allowedUsers: ['discord:1', 'slack:U2'], allowedRoles: ['9'], allowAll: true });
+    expect(c.slack).toMatchObject({ botToken: 'xoxb-1', appToken: null, signingSecret: 's', port: 3000 });
+    expect(c.auth).toEqual({ allowedUsers: ['discord:1', 'slack:U2'], allowedRoles: ['99999'], allowAll: true });
   });
 
   it('scrubs the bot secrets from an environment once loaded', () => {
