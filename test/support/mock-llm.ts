@@ -91,6 +91,21 @@ export const defaultResponder: Responder = (req) => {
   return { text: `Mock answer: ${text}` };
 };
 
+/**
+ * For concurrency tests with cards `card-cNN`: one bash call, then an answer of `lines` numbered
+ * lines (`cNN line 001 ····`), long enough to be split over several chat messages.
+ */
+export function numberedLinesResponder(lines: number, padding: number): Responder {
+  return (req) => {
+    const tag = /card-(c\d+)/.exec(transcript(req).join('\n'))?.[1] ?? 'c??';
+    if (req.messages.at(-1)?.role === 'tool') {
+      const text = Array.from({ length: lines }, (_, i) => `${tag} line ${String(i + 1).padStart(3, '0')} ${'·'.repeat(padding)}`).join('\n');
+      return { text, chunks: 4 };
+    }
+    return { toolCalls: [{ name: 'bash', arguments: { command: `echo checked ${tag}` } }] };
+  };
+}
+
 function split(text: string, parts: number): string[] {
   if (text.length === 0) return [''];
   const size = Math.max(1, Math.ceil(text.length / Math.max(1, parts)));

@@ -6,32 +6,21 @@
  * full error, and is tracked so `idle()` can await it.
  */
 import type { Logger } from 'pino';
-import type { AuthConfig } from '../../config.js';
-import type { Store } from '../../store/index.js';
-import type { ChatEvent, ChatPort, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
+import type { ChatEvent, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { CommandHandlers } from './command-handlers.js';
-import { chatMessage, type RunControl } from './controller-context.js';
-import type { Delivery } from './delivery.js';
-import type { Relay } from './relay.js';
+import { chatMessage, type ControllerContext } from './controller-context.js';
 import { ThreadControls } from './thread-controls.js';
 import { ThreadWriter } from './thread-writer.js';
 
 export type { RunControl } from './controller-context.js';
 
-export interface ControllerOptions {
-  store: Store;
-  runs: RunControl;
-  port: ChatPort;
-  relay: Relay;
-  delivery: Delivery;
-  auth: AuthConfig;
-  logger: Logger;
+/** The controller's context as its creator gives it; the writer and names are derived here. */
+export interface ControllerOptions
+  extends Pick<ControllerContext, 'store' | 'runs' | 'port' | 'relay' | 'delivery' | 'auth' | 'logger' | 'threadLinkWaitMs'> {
   /** Display names learnt from events, shared with the relay. */
   names: Map<string, string>;
   clock?: Clock;
-  /** How long a `/run` answer waits for the thread link before answering without it (default 10 s). */
-  threadLinkWaitMs?: number;
 }
 
 export class ChatController {

@@ -5,7 +5,7 @@
  * get all of its content, complete and in order.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MockLlm, transcript } from '../../support/mock-llm.js';
+import { MockLlm, numberedLinesResponder } from '../../support/mock-llm.js';
 import { useTempDirs } from '../../support/temp.js';
 import { botMessages, startWorld, type World } from './discord-e2e-support.js';
 import { channelIdOf } from '../../../src/bots/discord/refs.js';
@@ -17,16 +17,8 @@ const LINES = 80;
 let llm: MockLlm;
 let w: World;
 
-/** Card `card-cNN`: one bash call, then a long numbered answer (split over several Discord messages). */
-const fastResponder = (req: Parameters<Parameters<MockLlm['respond']>[0] & object>[0]) => {
-  const text = transcript(req).join('\n');
-  const tag = /card-(c\d+)/.exec(text)?.[1] ?? 'c??';
-  if (req.messages.at(-1)?.role === 'tool') {
-    const lines = Array.from({ length: LINES }, (_, i) => `${tag} line ${String(i + 1).padStart(3, '0')} ${'·'.repeat(30)}`);
-    return { text: lines.join('\n'), chunks: 4 };
-  }
-  return { toolCalls: [{ name: 'bash', arguments: { command: `echo checked ${tag}` } }] };
-};
+/** Card `card-cNN`: one bash call, then LINES numbered lines (split over several messages). */
+const fastResponder = numberedLinesResponder(LINES, 30);
 
 beforeAll(async () => {
   llm = await MockLlm.start(fastResponder);

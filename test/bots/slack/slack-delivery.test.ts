@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MockLlm, transcript, type MockRequest } from '../../support/mock-llm.js';
+import { MockLlm, numberedLinesResponder } from '../../support/mock-llm.js';
 import { makeTempDir, useTempDirs } from '../../support/temp.js';
 import { messageIdsOf } from '../../../src/bots/slack/refs.js';
 import { blockUntilFile, release, runCommand, startWorld, threadPosts, type World } from './slack-e2e-support.js';
@@ -20,16 +20,8 @@ const LONG = { timeoutMs: 60_000 };
 let llm: MockLlm;
 let w: World;
 
-/** Card `card-cNN`: one bash call, then a long numbered answer (split over two Slack posts). */
-const fastResponder = (req: MockRequest) => {
-  const text = transcript(req).join('\n');
-  const tag = /card-(c\d+)/.exec(text)?.[1] ?? 'c??';
-  if (req.messages.at(-1)?.role === 'tool') {
-    const lines = Array.from({ length: LINES }, (_, i) => `${tag} line ${String(i + 1).padStart(3, '0')} ${'·'.repeat(40)}`);
-    return { text: lines.join('\n'), chunks: 4 };
-  }
-  return { toolCalls: [{ name: 'bash', arguments: { command: `echo checked ${tag}` } }] };
-};
+/** Card `card-cNN`: one bash call, then LINES numbered lines (split over several messages). */
+const fastResponder = numberedLinesResponder(LINES, 40);
 
 beforeAll(async () => {
   llm = await MockLlm.start(fastResponder);
