@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { scrubBotSecrets, type Config } from './config.js';
-import { runConsoleMode } from './bots/console/console-mode.js';
+import { ConsoleReceiver, withConsoleOperator } from './bots/console/console-mode.js';
+import { ChatHub, type Receiver } from './bots/hub/hub.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -17,26 +18,18 @@ export interface BotIo {
   stderr: NodeJS.WritableStream;
 }
 
-/** A running front end: resolves `done` when it ends by itself; `stop` ends it. */
-interface FrontEnd {
-  name: string;
-  done: Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts every configured platform, adding each to `fronts` as soon as it runs, so a failure of
- * the second still lets the shutdown stop the first.
- */
-async function startPlatforms(config: Config, engine: RunEngine, logger: Logger, fronts: FrontEnd[]): Promise<void> {
+/** The receivers of every configured platform (each imported only when configured). */
+async function platformReceivers(config: Config, logger: Logger): Promise<Receiver[]> {
+  const receivers: Receiver[] = [];
   if (config.discord) {
-    const { startDiscordBot } = await import('./bots/discord/index.js');
-    fronts.push(await startDiscordBot({ config, discord: config.discord, engine, logger: logger.child({ platform: 'discord' }) }));
+    const { DiscordReceiver } = await import('./bots/discord/index.js');
+    receivers.push(new DiscordReceiver({ discord: config.discord, logger: logger.child({ platform: 'discord' }) }));
   }
   if (config.slack) {
-    const { startSlackBot } = await import('./bots/slack/index.js');
-    fronts.push(await startSlackBot({ config, slack: config.slack, engine, logger: logger.child({ platform: 'slack' }) }));
+    const { SlackReceiver } = await import('./bots/slack/index.js');
+    receivers.push(await SlackReceiver.connect({ slack: config.slack, logger: logger.child({ platform: 'slack' }) }));
   }
+  return receivers;
 }
 
 export async function startBot(config: Config, io: BotIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<void> {
@@ -55,14 +48,19 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   const killOnExit = () => engine.killAllSync();
   process.on('exit', killOnExit);
 
-  const fronts: FrontEnd[] = [];
+  const hub = new ChatHub({
+    store: engine.store,
+    manager: engine.manager,
+    auth: consoleMode ? withConsoleOperator(config.auth) : config.auth,
+    logger,
+  });
   let stopping: Promise<void> | null = null;
   let signalled!: () => void;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
   const shutdown = (reason: string) =>
     (stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
-      await Promise.allSettled(fronts.map((f) => f.stop()));
+      await hub.stop();
       await engine.close();
       process.off('exit', killOnExit);
     })());
@@ -80,21 +78,17 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    let receivers: Receiver[];
     if (consoleMode) {
       io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${path.join(config.dataDir, 'logs', 'bot.log')}).\n`);
-      const quit = new AbortController();
-      const done = runConsoleMode({ store: engine.store, runs: engine.manager, auth: config.auth, logger, input: io.stdin, output: io.stdout, signal: quit.signal });
-      const stop = async () => {
-        quit.abort();
-        await done;
-      };
-      fronts.push({ name: 'console', done, stop });
+      receivers = [new ConsoleReceiver({ input: io.stdin, output: io.stdout })];
     } else {
-      await startPlatforms(config, engine, logger, fronts);
-      logger.info({ frontEnds: fronts.map((f) => f.name) }, 'bot started');
+      receivers = await platformReceivers(config, logger);
     }
-    // Until a front end ends by itself (console :quit, Discord session lost) or a signal comes.
-    await Promise.race([...fronts.map((f) => f.done), stopRequested]);
+    await hub.start(receivers);
+    logger.info({ platforms: receivers.map((r) => r.platform) }, 'bot started');
+    // Until a receiver ends by itself (console :quit, Discord session lost) or a signal comes.
+    await Promise.race([hub.done, stopRequested]);
   } finally {
     await shutdown('front end ended');
     process.off('SIGINT', onSignal);

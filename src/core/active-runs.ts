@@ -27,6 +27,11 @@ export interface LaunchOptions {
   prompt: string;
   /** A refinement resumes the run's existing session file. */
   resume: boolean;
+  /**
+   * Work between the run's start and its agent's (creating the worktree): the run is already
+   * visible and stoppable; a failure settles it as failed like an agent that cannot start.
+   */
+  prepare?: () => Promise<void>;
   /** Called after the run settled and released its directory (e.g. worktree cleanup). */
   afterSettle?: (run: Run) => Promise<void>;
 }
@@ -77,8 +82,13 @@ export class ActiveRuns {
     };
     this.active.set(runId, entry);
     const afterSettle = options.afterSettle ?? (async () => {});
-    entry.starting = this.deps.agent
-      .start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent: (d) => events.append(runId, d) })
+    const prepare = options.prepare ?? (async () => {});
+    entry.starting = prepare()
+      .then(() => {
+        // Stopped while preparing: no agent is started at all.
+        if (entry.stopRequested || entry.interruptReason !== null) throw new AppError('STOPPED_BEFORE_START', 'stopped before the agent started');
+        return this.deps.agent.start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent: (d) => events.append(runId, d) });
+      })
       .then(
         (session) => {
           entry.session = session;
@@ -87,6 +97,10 @@ export class ActiveRuns {
           return session;
         },
         (err: unknown) => {
+          if (entry.stopRequested || entry.interruptReason !== null) {
+            void this.settle(entry, { status: 'stopped', summary: null, error: null, usage: NO_USAGE }, afterSettle);
+            return null;
+          }
           log.warn({ err }, 'agent failed to start');
           const message = errorText(err);
           events.append(runId, { type: 'error', message });
@@ -96,6 +110,9 @@ export class ActiveRuns {
       );
     if (!(await entry.starting)) {
       const failed = await entry.settled;
+      if (failed.status === 'stopped' || failed.status === 'interrupted') {
+        throw new UserError('RUN_STOPPED', `run ${runId.slice(0, 8)} was ${failed.status} before its agent started`);
+      }
       throw new AppError('AGENT_START_FAILED', `run ${runId.slice(0, 8)} failed to start: ${failed.error ?? 'unknown error'}`);
     }
     log.info({ cwd, resume: options.resume }, 'run started');

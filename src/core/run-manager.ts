@@ -93,54 +93,58 @@ export class RunManager {
     return ids;
   }
 
-  /** Starts a fresh run; resolves once the agent is running, or with the failed run's error. */
+  /**
+   * Starts a fresh run; resolves once the agent is running, or with the failed run's error. The
+   * run's row exists (and `onCreated` runs) before its worktree is created, so a chat thread can
+   * show it and 🛑 can stop it from the start.
+   */
   async start(input: StartRunInput): Promise<Run> {
     const card = this.deps.cards.require(input.cardId);
     const id = randomUUID();
     const useWorktree = input.useWorktree ?? true;
-    let worktree: CreatedWorktree | null = null;
+    let planned: { path: string; branch: string } | null = null;
     if (useWorktree) {
       await this.deps.worktrees.assertRepo();
-      worktree = await this.deps.worktrees.create(id, card.id);
+      planned = this.deps.worktrees.plan(id, card.id);
     }
-    const cwd = worktree?.path ?? this.deps.repoRoot;
+    const cwd = planned?.path ?? this.deps.repoRoot;
+    let worktree: CreatedWorktree | null = null;
     const giveBack = async (): Promise<void> => {
       // Nothing ever ran in it: give the branch name and the folder back.
       if (!worktree) return;
       await this.deps.worktrees
         .remove(worktree.path, worktree.branch, { deleteBranch: true })
-        .then(() => this.deps.store.runs.clearWorktree(worktree.path))
+        .then(() => this.deps.store.runs.clearWorktree(worktree!.path))
         .catch((e: unknown) => this.deps.logger.warn({ err: e, runId: id }, 'could not remove the worktree of a run that did not start'));
     };
-    let prompt: string;
-    try {
-      prompt = this.claimAndInsert(cwd, id, (token) => {
-        const text = buildPrompt(card, input.prompt, { runId: id, token, branch: worktree?.branch ?? null, worktreePath: worktree?.path ?? null });
-        return {
-          text,
-          row: {
-            cardId: card.id,
-            useWorktree,
-            ownsWorktree: Boolean(worktree),
-            branch: worktree?.branch ?? null,
-            worktreePath: worktree?.path ?? null,
-            baseSha: worktree?.baseSha ?? null,
-            sessionFile: path.join(this.deps.sessionsDir, `${id}.jsonl`),
-            startedBy: input.startedBy,
-            parentRunId: null,
-          },
-        };
-      });
-    } catch (err) {
-      await giveBack();
-      throw err;
-    }
+    const prompt = this.claimAndInsert(cwd, id, (token) => {
+      const text = buildPrompt(card, input.prompt, { runId: id, token, branch: planned?.branch ?? null, worktreePath: planned?.path ?? null });
+      return {
+        text,
+        row: {
+          cardId: card.id,
+          useWorktree,
+          ownsWorktree: Boolean(planned),
+          branch: planned?.branch ?? null,
+          worktreePath: planned?.path ?? null,
+          baseSha: null,
+          sessionFile: path.join(this.deps.sessionsDir, `${id}.jsonl`),
+          startedBy: input.startedBy,
+          parentRunId: null,
+        },
+      };
+    });
     input.onCreated?.(this.deps.store.runs.get(id)!);
     const cleanup = input.cleanupOnFinish ?? false;
     try {
       return await this.active.launch(id, cwd, {
         prompt,
         resume: false,
+        prepare: async () => {
+          if (!planned) return;
+          worktree = await this.deps.worktrees.create(id, card.id);
+          this.deps.store.runs.setBaseSha(id, worktree.baseSha);
+        },
         afterSettle: async (run) => {
           if (cleanup && run.ownsWorktree && run.worktreePath) await releaseWorktree(this.removal(), run);
         },

@@ -11,6 +11,8 @@ export interface CreatedWorktree {
 
 export interface WorktreeOps {
   assertRepo(): Promise<void>;
+  /** The folder and branch `create` will use; throws for a card id that cannot name a branch. */
+  plan(runId: string, cardId: string): { path: string; branch: string };
   create(runId: string, cardId: string): Promise<CreatedWorktree>;
   exists(path: string): boolean;
   headSha(path: string): Promise<string | null>;

@@ -132,12 +132,7 @@ export class Worktrees {
    * Never clobbers: an existing branch or folder throws `UserError('WORKTREE_CONFLICT')`.
    */
   async create(runId: string, cardId: string): Promise<Worktree> {
-    if (!SAFE_NAME.test(cardId)) {
-      throw new UserError('CARD_ID_INVALID', `Card id "${cardId}" cannot be used in a branch name: use letters, digits, '-', '_' or '.'.`);
-    }
-    const name = `${cardId}-${runId.slice(0, 8)}`;
-    const branch = `chatops/${name}`;
-    const wtPath = path.join(this.worktreesDir, name);
+    const { path: wtPath, branch } = this.plan(runId, cardId);
     return this.lock(async () => {
       await this.assertRepo();
       const base = this.baseBranch ?? 'HEAD';
@@ -174,6 +169,18 @@ export class Worktrees {
       this.log.info({ path: wtPath, branch, baseSha }, 'worktree created');
       return { path: wtPath, branch, baseSha };
     });
+  }
+
+  /**
+   * The folder and branch `create` will use for a run, without touching the repository (a run's
+   * row and thread exist before its worktree does).
+   */
+  plan(runId: string, cardId: string): { path: string; branch: string } {
+    if (!SAFE_NAME.test(cardId)) {
+      throw new UserError('CARD_ID_INVALID', `Card id "${cardId}" cannot be used in a branch name: use letters, digits, '-', '_' or '.'.`);
+    }
+    const name = `${cardId}-${runId.slice(0, 8)}`;
+    return { path: path.join(this.worktreesDir, name), branch: `chatops/${name}` };
   }
 
   /** True when the folder exists and holds a `.git` entry (a worktree's `.git` is a file). */

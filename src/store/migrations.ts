@@ -120,4 +120,22 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'outbox streams, priorities and gates',
+    sql: `
+      -- A stream is sent one row at a time in id order: a thread's content, the edits of one
+      -- message, the reactions on one message, a notification channel. Streams go side by side.
+      ALTER TABLE outbox ADD COLUMN stream TEXT;
+      UPDATE outbox SET stream = thread_key;
+      -- Who goes first where streams share a budget (0 first); see src/bots/hub/pacing.ts.
+      ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;
+      -- The row waits until this one is no longer pending (e.g. control reactions after the first content).
+      ALTER TABLE outbox ADD COLUMN after_id INTEGER REFERENCES outbox(id);
+      -- Digests that may be merged into one post when several wait (coalescing under backlog).
+      ALTER TABLE outbox ADD COLUMN mergeable INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX outbox_stream ON outbox(stream, status, id);
+      CREATE INDEX outbox_after ON outbox(after_id) WHERE after_id IS NOT NULL;
+    `,
+  },
 ];

@@ -1,6 +1,9 @@
 /**
- * SQL for the outbox: everything the bot says, in order per lane (a run's thread), until the
- * platform took it. Rows are claimed one at a time per lane in an immediate transaction.
+ * SQL for the outbox: everything the bot says, until the platform took it. Rows belong to a
+ * stream (a run thread's content, the edits of one message, the reactions on one message, a
+ * notification channel) and are claimed one at a time per stream, in id order, in an immediate
+ * transaction. Streams go side by side; a row may wait for its target message or for another
+ * row (`afterId`).
  */
 import type { Db } from './database.js';
 
@@ -25,6 +28,14 @@ export interface NewOutboxRow {
   /** Unique; null for rows that may repeat (status edits). */
   dedupeKey: string | null;
   notBefore?: number;
+  /** The stream it is sent in (default: `threadKey`, the thread's content in order). */
+  stream?: string;
+  /** 0 first; decides between streams that share a budget. */
+  priority?: number;
+  /** Not sent before this row is sent (or given up). */
+  afterId?: number | null;
+  /** May be merged with the digests right after it in its stream when several wait. */
+  mergeable?: boolean;
 }
 
 export interface OutboxRow {
@@ -44,17 +55,27 @@ export interface OutboxRow {
   notBefore: number;
   platformMsg: string | null;
   error: string | null;
+  stream: string;
+  priority: number;
+  afterId: number | null;
+  mergeable: boolean;
 }
 
 /** A claimed row with everything delivery needs resolved. */
 export interface ClaimedRow extends OutboxRow {
+  /** The platform of the row's thread (`discord`, `slack`, …). */
+  platform: string;
   /** The lane's platform thread ref, when known. */
   thread: string | null;
   /** The platform message of `targetId` (or `targetRef`). */
   targetMsg: string | null;
 }
 
-export type Claim = { kind: 'row'; row: ClaimedRow } | { kind: 'wait'; until: number } | { kind: 'empty' };
+/**
+ * The head of a stream: a row ready to send, a time to come back, `blocked` (it waits for another
+ * row: come back when that one is sent or given up, see `dependentStreams`), or nothing.
+ */
+export type Claim = { kind: 'row'; row: ClaimedRow } | { kind: 'wait'; until: number } | { kind: 'blocked' } | { kind: 'empty' };
 
 interface Row {
   id: number;
@@ -73,6 +94,10 @@ interface Row {
   not_before: number;
   platform_msg: string | null;
   error: string | null;
+  stream: string | null;
+  priority: number;
+  after_id: number | null;
+  mergeable: number;
 }
 
 const toRow = (r: Row): OutboxRow => ({
@@ -92,7 +117,14 @@ const toRow = (r: Row): OutboxRow => ({
   notBefore: r.not_before,
   platformMsg: r.platform_msg,
   error: r.error,
+  stream: r.stream ?? r.thread_key,
+  priority: r.priority,
+  afterId: r.after_id,
+  mergeable: r.mergeable === 1,
 });
+
+/** How long a row whose thread is not open yet waits before its stream looks again. */
+const THREAD_WAIT_MS = 1000;
 
 export class OutboxRepo {
   constructor(private readonly db: Db) {}
@@ -102,8 +134,8 @@ export class OutboxRepo {
     const info = this.db
       .prepare(
         `INSERT OR IGNORE INTO outbox (thread_key, run_id, op, channel, in_thread, target_id, target_ref, body, link_thread,
-           dedupe_key, not_before, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           dedupe_key, not_before, stream, priority, after_id, mergeable, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.threadKey,
@@ -117,6 +149,10 @@ export class OutboxRepo {
         r.linkThread ? 1 : 0,
         r.dedupeKey,
         r.notBefore ?? 0,
+        r.stream ?? r.threadKey,
+        r.priority ?? 5,
+        r.afterId ?? null,
+        r.mergeable ? 1 : 0,
         now,
         now,
       );
@@ -130,61 +166,110 @@ export class OutboxRepo {
     return row && toRow(row);
   }
 
-  /** Every row of a lane in order (tests and diagnostics). */
-  listLane(threadKey: string): OutboxRow[] {
+  /** Every row of a thread (all its streams) in order (tests and diagnostics). */
+  listThread(threadKey: string): OutboxRow[] {
     return (this.db.prepare('SELECT * FROM outbox WHERE thread_key = ? ORDER BY id').all(threadKey) as Row[]).map(toRow);
   }
 
   /**
-   * Claims the next row of a lane: skips edits superseded by a newer pending edit of the same
-   * target, fails rows whose target or thread failed, waits for `not_before`, and marks the
-   * claimed row `inflight` (attempts + 1) before returning it, all in one immediate transaction.
+   * The head of a stream, without claiming it: skips edits superseded by a newer pending edit of
+   * the same target and fails rows whose target or thread failed (those writes are committed).
    */
-  claimNext(threadKey: string, nowMs: number, now: string): Claim {
-    const next = this.db.prepare("SELECT * FROM outbox WHERE thread_key = ? AND status = 'pending' ORDER BY id LIMIT 1");
-    const newerEdit = this.db.prepare(
-      "SELECT 1 FROM outbox WHERE thread_key = ? AND op = 'edit' AND target_id IS ? AND target_ref IS ? AND status = 'pending' AND id > ? LIMIT 1",
-    );
-    const setStatus = this.db.prepare('UPDATE outbox SET status = ?, error = ?, updated_at = ? WHERE id = ?');
-    const target = this.db.prepare('SELECT status, platform_msg FROM outbox WHERE id = ?');
-    const lane = this.db.prepare('SELECT thread FROM run_threads WHERE thread_key = ?');
-    const deadThreadOp = this.db.prepare("SELECT error FROM outbox WHERE thread_key = ? AND op = 'thread' AND status = 'dead' LIMIT 1");
-    const claim = this.db.prepare("UPDATE outbox SET status = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?");
+  peekNext(stream: string, nowMs: number, now: string): Claim {
+    return this.db.transaction(() => this.head(stream, nowMs, now)).immediate();
+  }
+
+  /**
+   * Claims the head of a stream: marks it `inflight` (attempts + 1) before returning it, in one
+   * immediate transaction. A mergeable digest takes the mergeable digests waiting right after it
+   * along (in order, while the text stays within `mergeLimit` characters): they become
+   * `superseded` and the claimed row's body holds them all, so a backlog shrinks as it grows.
+   */
+  claimNext(stream: string, nowMs: number, now: string, mergeLimit = 0): Claim {
+    const claim = this.db.prepare("UPDATE outbox SET status = 'inflight', attempts = attempts + 1, body = ?, updated_at = ? WHERE id = ?");
     return this.db
       .transaction((): Claim => {
-        for (;;) {
-          const raw = next.get(threadKey) as Row | undefined;
-          if (!raw) return { kind: 'empty' };
-          const row = toRow(raw);
-          if (row.op === 'edit' && newerEdit.get(threadKey, row.targetId, row.targetRef, row.id)) {
-            setStatus.run('superseded', null, now, row.id);
-            continue;
-          }
-          if (row.notBefore > nowMs) return { kind: 'wait', until: row.notBefore };
-          let targetMsg = row.targetRef;
-          if (row.targetId !== null) {
-            const t = target.get(row.targetId) as { status: OutboxStatus; platform_msg: string | null } | undefined;
-            if (!t || t.status === 'dead' || t.status === 'superseded' || (t.status === 'sent' && !t.platform_msg)) {
-              setStatus.run('dead', `its target message ${row.targetId} was never delivered`, now, row.id);
-              continue;
-            }
-            if (t.status !== 'sent') return { kind: 'wait', until: nowMs + 1000 };
-            targetMsg = t.platform_msg;
-          }
-          const thread = ((lane.get(threadKey) as { thread: string | null } | undefined)?.thread ?? null) as string | null;
-          if (row.inThread && thread === null) {
-            const failed = deadThreadOp.get(threadKey) as { error: string | null } | undefined;
-            if (failed) {
-              setStatus.run('dead', `the thread could not be created: ${failed.error ?? 'unknown error'}`, now, row.id);
-              continue;
-            }
-            return { kind: 'wait', until: nowMs + 1000 };
-          }
-          claim.run(now, row.id);
-          return { kind: 'row', row: { ...row, status: 'inflight', attempts: row.attempts + 1, thread, targetMsg } };
-        }
+        const head = this.head(stream, nowMs, now);
+        if (head.kind !== 'row') return head;
+        const row = head.row;
+        let body = row.body;
+        if (row.mergeable && row.op === 'create' && mergeLimit > 0) body = this.mergeFollowing(row, nowMs, now, mergeLimit);
+        claim.run(body, now, row.id);
+        return { kind: 'row', row: { ...row, body, status: 'inflight', attempts: row.attempts + 1 } };
       })
       .immediate();
+  }
+
+  private mergeFollowing(row: OutboxRow, nowMs: number, now: string, mergeLimit: number): string {
+    const following = this.db.prepare("SELECT * FROM outbox WHERE stream = ? AND status = 'pending' AND id > ? ORDER BY id LIMIT 50").all(row.stream, row.id) as Row[];
+    const merged = this.db.prepare("UPDATE outbox SET status = 'superseded', error = ?, updated_at = ? WHERE id = ?");
+    let body = row.body;
+    for (const raw of following) {
+      const next = toRow(raw);
+      if (!next.mergeable || next.op !== 'create' || next.inThread !== row.inThread || next.notBefore > nowMs) break;
+      if (body.length + 1 + next.body.length > mergeLimit) break;
+      body = `${body}\n${next.body}`;
+      merged.run(`merged into ${row.id}`, now, next.id);
+    }
+    return body;
+  }
+
+  private head(stream: string, nowMs: number, now: string): Claim {
+    const next = this.db.prepare("SELECT * FROM outbox WHERE stream = ? AND status = 'pending' ORDER BY id LIMIT 1");
+    const newerEdit = this.db.prepare(
+      "SELECT 1 FROM outbox WHERE stream = ? AND op = 'edit' AND target_id IS ? AND target_ref IS ? AND status = 'pending' AND id > ? LIMIT 1",
+    );
+    const setStatus = this.db.prepare('UPDATE outbox SET status = ?, error = ?, updated_at = ? WHERE id = ?');
+    const other = this.db.prepare('SELECT status, platform_msg FROM outbox WHERE id = ?');
+    const lane = this.db.prepare('SELECT thread, platform FROM run_threads WHERE thread_key = ?');
+    const deadThreadOp = this.db.prepare("SELECT error FROM outbox WHERE thread_key = ? AND op = 'thread' AND status = 'dead' LIMIT 1");
+    for (;;) {
+      const raw = next.get(stream) as Row | undefined;
+      if (!raw) return { kind: 'empty' };
+      const row = toRow(raw);
+      if (row.op === 'edit' && newerEdit.get(stream, row.targetId, row.targetRef, row.id)) {
+        setStatus.run('superseded', null, now, row.id);
+        continue;
+      }
+      if (row.notBefore > nowMs) return { kind: 'wait', until: row.notBefore };
+      if (row.afterId !== null) {
+        const before = other.get(row.afterId) as { status: OutboxStatus } | undefined;
+        if (before && (before.status === 'pending' || before.status === 'inflight')) return { kind: 'blocked' };
+      }
+      let targetMsg = row.targetRef;
+      if (row.targetId !== null) {
+        const t = other.get(row.targetId) as { status: OutboxStatus; platform_msg: string | null } | undefined;
+        if (!t || t.status === 'dead' || t.status === 'superseded' || (t.status === 'sent' && !t.platform_msg)) {
+          setStatus.run('dead', `its target message ${row.targetId} was never delivered`, now, row.id);
+          continue;
+        }
+        if (t.status !== 'sent') return { kind: 'blocked' };
+        targetMsg = t.platform_msg;
+      }
+      const where = lane.get(row.threadKey) as { thread: string | null; platform: string } | undefined;
+      const thread = where?.thread ?? null;
+      if (row.inThread && thread === null) {
+        const failed = deadThreadOp.get(row.threadKey) as { error: string | null } | undefined;
+        if (failed) {
+          setStatus.run('dead', `the thread could not be created: ${failed.error ?? 'unknown error'}`, now, row.id);
+          continue;
+        }
+        return { kind: 'wait', until: nowMs + THREAD_WAIT_MS };
+      }
+      return { kind: 'row', row: { ...row, platform: where?.platform ?? 'unknown', thread, targetMsg } };
+    }
+  }
+
+  /** Streams with a pending row that waits for row `id` (its target, or `afterId`). */
+  dependentStreams(id: number): string[] {
+    return (
+      this.db.prepare("SELECT DISTINCT stream FROM outbox WHERE status = 'pending' AND (target_id = ? OR after_id = ?)").all(id, id) as { stream: string }[]
+    ).map((r) => r.stream);
+  }
+
+  /** The id of the row that opens a thread's platform thread, if any. */
+  threadOpId(threadKey: string): number | undefined {
+    return (this.db.prepare("SELECT id FROM outbox WHERE thread_key = ? AND op = 'thread' ORDER BY id LIMIT 1").get(threadKey) as { id: number } | undefined)?.id;
   }
 
   markSent(id: number, platformMsg: string | null, now: string): void {
@@ -220,10 +305,10 @@ export class OutboxRepo {
     return this.db.prepare("UPDATE outbox SET status = 'pending', updated_at = ? WHERE status = 'inflight'").run(now).changes;
   }
 
-  /** Lanes with work left. */
-  pendingLanes(): string[] {
-    return (this.db.prepare("SELECT DISTINCT thread_key FROM outbox WHERE status IN ('pending','inflight')").all() as { thread_key: string }[]).map(
-      (r) => r.thread_key,
+  /** Streams with work left. */
+  pendingStreams(): string[] {
+    return (this.db.prepare("SELECT DISTINCT COALESCE(stream, thread_key) AS s FROM outbox WHERE status IN ('pending','inflight')").all() as { s: string }[]).map(
+      (r) => r.s,
     );
   }
 

@@ -154,6 +154,11 @@ export class RunsRepo {
     return rows.map(toRun);
   }
 
+  /** Records the commit a run's branch forked from, once its worktree exists. */
+  setBaseSha(id: string, baseSha: string): void {
+    this.db.prepare('UPDATE agent_runs SET base_sha = ? WHERE id = ?').run(baseSha, id);
+  }
+
   setSessionFile(id: string, sessionFile: string): void {
     this.db.prepare('UPDATE agent_runs SET session_file = ? WHERE id = ?').run(sessionFile, id);
   }

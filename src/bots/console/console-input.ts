@@ -5,7 +5,7 @@
  * or refinement feedback once the run has settled). `:quit` ends the session.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChatEvent, ChatUser } from '../chat/chat-types.js';
+import type { ChatEvent, ChatUser } from '../hub/chat-types.js';
 
 export const CONSOLE_CHANNEL = 'console:main';
 

@@ -3,19 +3,20 @@
  * the run they belong to; status edits become one updating line on a TTY and, elsewhere, a line
  * only when the run's state or current step changes. Writes go to the injected stream.
  */
-import type { ChatLimits, ChatPort, DeliveryErrorClass } from '../chat/chat-types.js';
+import type { ChatLimits, ChatPort, DeliveryErrorClass } from '../hub/chat-types.js';
 
 export const CONSOLE_LIMITS: ChatLimits = {
   maxMessageChars: 4000,
   messageHeadroom: 100,
-  minEditIntervalMs: 1000,
-  threadMinIntervalMs: 0,
-  channelPostsPerWindow: 1000,
-  channelWindowMs: 1000,
-  threadsShareChannelBudget: false,
-  globalPerSecond: 1000,
-  reactionIntervalMs: 0,
   maxThreadNameChars: 100,
+  postScope: 'thread',
+  posts: { count: 1000, windowMs: 1000 },
+  edits: 'posts',
+  reactions: { count: 1000, windowMs: 1000 },
+  threadCreates: null,
+  globalPerSecond: 1000,
+  statusEditMinIntervalMs: 1000,
+  controlReactions: false,
 };
 
 interface Msg {

@@ -6,8 +6,8 @@
  */
 import { MessageFlags, type AutocompleteInteraction, type ChatInputCommandInteraction } from 'discord.js';
 import type { Logger } from 'pino';
-import type { ChatBot } from '../chat/chat-bot.js';
-import { splitMessage } from '../chat/split-message.js';
+import type { EventSink } from '../hub/hub.js';
+import { splitMessage } from '../hub/split-message.js';
 import { commandData } from './inbound.js';
 import { AUTOCOMPLETE_MAX_CHOICES, CHOICE_NAME_MAX_CHARS, MAX_MESSAGE_CHARS, MESSAGE_HEADROOM } from './limits.js';
 import { commandEvent, focusedOption } from './translate.js';
@@ -44,7 +44,7 @@ function completesCards(commandName: string, option: string): boolean {
   return (commandName === 'run' && option === 'card') || (commandName === 'card' && option === 'id');
 }
 
-export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<ChatBot, 'handle'>, acks: AckFirst, logger: Logger): Promise<void> {
+export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<EventSink, 'handle'>, acks: AckFirst, logger: Logger): Promise<void> {
   const log = logger.child({ interactionId: i.id, command: i.commandName, userId: i.user.id });
   const receivedAt = Date.now();
   try {
@@ -75,7 +75,7 @@ export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<C
   }
 }
 
-export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<ChatBot, 'autocompleteCards'>, acks: AckFirst, logger: Logger): Promise<void> {
+export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<EventSink, 'autocompleteCards'>, acks: AckFirst, logger: Logger): Promise<void> {
   const focused = focusedOption(commandData(i).options);
   const choices =
     focused && completesCards(i.commandName, focused.name)

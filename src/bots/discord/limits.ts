@@ -2,21 +2,27 @@
  * Discord's numbers, in one place (docs/platforms.md §1). Observed limits are planning figures:
  * delivery paces below them, and discord.js still obeys the rate-limit headers and `Retry-After`.
  */
-import type { ChatLimits } from '../chat/chat-types.js';
+import type { ChatLimits } from '../hub/chat-types.js';
 
 /** Hard cap on `content` of one message. */
 export const MAX_MESSAGE_CHARS = 2_000;
 /** Kept free under the cap for "(2/3)" part markers and code-fence repair (→ 1,900). */
 export const MESSAGE_HEADROOM = 100;
-/** Message creates per channel per window; a thread is its own channel (observed 5 / 5 s). */
+/**
+ * Message creates per channel per window; a thread is its own channel (observed 5 / 5 s). Edits
+ * count in the same bucket. We use the whole burst, plus a margin on the window for latency.
+ */
 export const CHANNEL_CREATES_PER_WINDOW = 5;
-export const CHANNEL_WINDOW_MS = 5_000;
+export const CHANNEL_WINDOW_MS = 5_250;
 /** Edits of the live status message of one run, at most one per this interval. */
 export const MIN_EDIT_INTERVAL_MS = 1_500;
 /** Process-wide requests per second, under Discord's global 50/s. */
 export const GLOBAL_REQUESTS_PER_SECOND = 40;
 /** Reactions by the bot: Discord allows about one per 250 ms per account; keep a margin. */
 export const REACTION_INTERVAL_MS = 350;
+/** Thread creations, per guild: dynamic, with minutes-long 429s when exceeded; stay well under. */
+export const THREAD_CREATES_PER_WINDOW = 10;
+export const THREAD_CREATE_WINDOW_MS = 10_500;
 /** Longest thread name. */
 export const MAX_THREAD_NAME_CHARS = 100;
 /** Threads drop out of the channel list after a day without activity (60, 1440, 4320, 10080). */
@@ -48,33 +54,19 @@ export const DiscordErrorCode = {
   ThreadLocked: 160_005,
 } as const;
 
-/** What delivery paces Discord by. */
+/** What delivery paces Discord by (src/bots/hub/pacing.ts applies them). */
 export const DISCORD_LIMITS: ChatLimits = {
   maxMessageChars: MAX_MESSAGE_CHARS,
   messageHeadroom: MESSAGE_HEADROOM,
-  minEditIntervalMs: MIN_EDIT_INTERVAL_MS,
-  // The per-channel limiter already spaces requests to one thread; the lane only keeps order.
-  threadMinIntervalMs: 0,
-  channelPostsPerWindow: CHANNEL_CREATES_PER_WINDOW,
-  channelWindowMs: CHANNEL_WINDOW_MS,
-  threadsShareChannelBudget: false,
-  globalPerSecond: GLOBAL_REQUESTS_PER_SECOND,
-  reactionIntervalMs: REACTION_INTERVAL_MS,
   maxThreadNameChars: MAX_THREAD_NAME_CHARS,
+  postScope: 'thread',
+  posts: { count: CHANNEL_CREATES_PER_WINDOW, windowMs: CHANNEL_WINDOW_MS },
+  edits: 'posts',
+  reactions: { count: 1, windowMs: REACTION_INTERVAL_MS },
+  threadCreates: { count: THREAD_CREATES_PER_WINDOW, windowMs: THREAD_CREATE_WINDOW_MS },
+  globalPerSecond: GLOBAL_REQUESTS_PER_SECOND,
+  statusEditMinIntervalMs: MIN_EDIT_INTERVAL_MS,
+  // Reactions have a per-account bucket of their own on Discord, and clicking an existing
+  // reaction is how people use them there: the header gets the controls, after its first content.
+  controlReactions: true,
 };
-
-/**
- * The same limits with every time window multiplied by `factor` (counts and sizes unchanged),
- * for a fake Discord whose windows are shrunk by the same factor: the ratios stay Discord's.
- */
-export function scaleLimits(limits: ChatLimits, factor: number): ChatLimits {
-  const t = (ms: number): number => Math.max(1, Math.round(ms * factor));
-  return {
-    ...limits,
-    minEditIntervalMs: t(limits.minEditIntervalMs),
-    threadMinIntervalMs: limits.threadMinIntervalMs === 0 ? 0 : t(limits.threadMinIntervalMs),
-    channelWindowMs: t(limits.channelWindowMs),
-    globalPerSecond: limits.globalPerSecond,
-    reactionIntervalMs: t(limits.reactionIntervalMs),
-  };
-}

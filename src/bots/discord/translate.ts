@@ -4,7 +4,7 @@
  * messages and reactions translate to `null` (dropped); anything the controller should not act
  * on becomes `unsupported` with a reason.
  */
-import type { ChatEvent, ChatUser, CommandEvent } from '../chat/chat-types.js';
+import type { ChatEvent, ChatUser, CommandEvent } from '../hub/chat-types.js';
 import { channelRef, messageRef, PLATFORM, userRef } from './refs.js';
 
 export interface DiscordUserData {

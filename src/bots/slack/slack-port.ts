@@ -8,7 +8,7 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../chat/chat-types.js';
+import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
 import { slackText } from './escape.js';
 import { LOOKUP_MAX_PAGES, LOOKUP_PAGE_SIZE, OUTBOX_EVENT_TYPE, TRANSIENT_PLATFORM_ERRORS } from './limits.js';
 import { channelIdOf, isChannelId, messageIdsOf, messageRef, PLATFORM, permalinkOf, threadRef } from './refs.js';

@@ -6,8 +6,8 @@
  * Dedupe keys are Slack's `event_id` (stable across retries and redeliveries) and, for slash
  * commands, the `trigger_id`.
  */
-import type { ChatEvent, ChatUser, CommandEvent } from '../chat/chat-types.js';
-import { normalizeEmoji } from '../chat/chat-types.js';
+import type { ChatEvent, ChatUser, CommandEvent } from '../hub/chat-types.js';
+import { normalizeEmoji } from '../hub/chat-types.js';
 import { channelRef, messageRef, PLATFORM, threadRef, userRef } from './refs.js';
 
 /** Reaction names (as Slack spells them) of the emoji the bot reads or adds. */

@@ -49,7 +49,7 @@ describe('console mode', () => {
     const screen = new Screen(output);
     const done = runConsoleMode({
       store: h.engine.store,
-      runs: h.engine.manager,
+      manager: h.engine.manager,
       auth: { allowedUsers: [], allowedRoles: [], allowAll: false },
       logger: silentLogger(),
       input,
@@ -103,7 +103,7 @@ describe('console mode', () => {
     const input = new PassThrough();
     const output = new PassThrough();
     const screen = new Screen(output);
-    const done = runConsoleMode({ store: h.engine.store, runs: h.engine.manager, auth: { allowedUsers: [], allowedRoles: [], allowAll: false }, logger: silentLogger(), input, output, isTTY: false });
+    const done = runConsoleMode({ store: h.engine.store, manager: h.engine.manager, auth: { allowedUsers: [], allowedRoles: [], allowAll: false }, logger: silentLogger(), input, output, isTTY: false });
     input.write('hello?\n:stop\n/run card-9\n');
     await screen.waitFor(/» unknown card "card-9"/);
     expect(screen.text).toContain('No run yet: start one with /run card-123');

@@ -81,6 +81,8 @@ export interface PlatformDriver {
   header(thread: ThreadRef): Post;
   /** The controls the bot put on the header, in order. */
   headerControls(thread: ThreadRef): Control[];
+  /** Whether the bot adds the control reactions to a header on this platform (its `ChatLimits.controlReactions`). */
+  readonly controlReactions: boolean;
   /** The bot's posts in the thread, in order (header excluded). */
   threadPosts(thread: ThreadRef): Post[];
   /** How many run threads exist in the channel. */
@@ -196,7 +198,9 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       expect(header.text).toContain(`Run ${short(run)}`);
       expect(header.text).toContain(run.branch!);
       expect(header.text).toContain('card-1');
-      expect(d.headerControls(thread)).toEqual(['stop', 'refine', 'playtest', 'stopPlaytest']);
+      // The header names the controls; where the platform wants them, they are reactions too.
+      expect(header.text).toMatch(/🛑 stop · 🔁 refine · 🎮 playtest/);
+      expect(d.headerControls(thread)).toEqual(d.controlReactions ? ['stop', 'refine', 'playtest', 'stopPlaytest'] : []);
       expect(answer.text).toContain(d.threadLink(thread));
 
       const inThread = d.threadPosts(thread);

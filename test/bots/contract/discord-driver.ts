@@ -1,6 +1,6 @@
 /**
  * The chat contract's driver for Discord: the world of discord-e2e-support.ts (fake Discord,
- * real engine, real DiscordBot) seen through the platform-neutral PlatformDriver.
+ * real engine, real Discord receiver and hub) seen through the platform-neutral PlatformDriver.
  */
 import { expect } from 'vitest';
 import { channelIdOf } from '../../../src/bots/discord/refs.js';
@@ -63,6 +63,7 @@ export async function makeDiscordDriver(): Promise<DiscordDriver> {
         .map((r) => r.emoji.name),
 
     header: (thread) => post(fake.message(thread.id)!),
+    controlReactions: true,
     headerControls: (thread) => fake.reactions(fake.channels.general, thread.id).map((r) => CONTROL_OF.get(r.emoji.name)!),
     threadPosts: (thread) => botMessages(fake, thread.id).map(post),
     threadCount: () => fake.threads().length,

@@ -69,6 +69,7 @@ export async function makeSlackDriver(): Promise<SlackDriver> {
         .map((r) => r.name),
 
     header: (thread) => post(slack.message('general', thread.id)!),
+    controlReactions: false,
     headerControls: (thread) => slack.message('general', thread.id)!.reactions.map((r) => CONTROL_OF.get(r.name)!),
     threadPosts: (thread) => threadPosts(slack, thread.id).map(post),
     threadCount: () => botPosts(slack).filter((m) => !m.threadTs).length,

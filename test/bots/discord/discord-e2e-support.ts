@@ -1,12 +1,15 @@
 /**
  * Shared set-up for the Discord end-to-end tests: the fake Discord with Discord's rate-limit
  * ratios on windows shrunk 10×, the real run engine (real pi, scripted model), and the real
- * DiscordBot (discord.js client, controller, relay, delivery) with its pacing scaled the same.
+ * Discord receiver (discord.js client) in a chat hub (controller, relay, delivery) with its pacing
+ * scaled the same.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DiscordBot } from '../../../src/bots/discord/discord-bot.js';
-import { DISCORD_LIMITS, scaleLimits } from '../../../src/bots/discord/limits.js';
+import { DiscordReceiver } from '../../../src/bots/discord/discord-receiver.js';
+import { DISCORD_LIMITS } from '../../../src/bots/discord/limits.js';
+import { ChatHub } from '../../../src/bots/hub/hub.js';
+import { scaleLimits } from '../../../src/bots/hub/pacing.js';
 import { channelIdOf } from '../../../src/bots/discord/refs.js';
 import type { AuthConfig } from '../../../src/config.js';
 import type { Run } from '../../../src/core/types.js';
@@ -30,12 +33,21 @@ export const FAKE_RATE_LIMITS = {
   threadCreate: { limit: 10, windowMs: 10_000 * SCALE },
 };
 
+/** A hub serving Discord only, and its receiver. */
+export interface DiscordBot {
+  hub: ChatHub;
+  receiver: DiscordReceiver;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  idle(): Promise<void>;
+}
+
 export interface World {
   fake: FakeDiscord;
   h: Harness;
   bot: DiscordBot;
   auth: AuthConfig;
-  /** Starts another bot on the same engine and fake (a restart of the Discord side). */
+  /** Builds another hub on the same engine and fake (a restart of the Discord side). */
   newBot(): DiscordBot;
   close(): Promise<void>;
 }
@@ -45,16 +57,15 @@ export async function startWorld(llm: MockLlm, options: { env?: Record<string, s
   const h = await makeHarness(llm, { env: options.env });
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
   const auth: AuthConfig = { allowedUsers: [], allowedRoles: [fake.roles.operator!], allowAll: false };
-  const newBot = (): DiscordBot =>
-    new DiscordBot({
+  const newBot = (): DiscordBot => {
+    const receiver = new DiscordReceiver({
       discord: { token: fake.token, guildId: fake.guildId, notifyChannelId: fake.channels.notify, apiBase: fake.apiBase },
-      auth,
-      store: h.engine.store,
-      runs: h.engine.manager,
       logger: silentLogger(),
       limits: scaleLimits(DISCORD_LIMITS, SCALE),
-      chat: { flushDelayMs: options.flushDelayMs ?? 300 },
     });
+    const hub = new ChatHub({ store: h.engine.store, manager: h.engine.manager, auth, logger: silentLogger(), flushDelayMs: options.flushDelayMs ?? 300 });
+    return { hub, receiver, start: () => hub.start([receiver]), stop: () => hub.stop(), idle: () => hub.idle() };
+  };
   const world: World = {
     fake,
     h,

@@ -7,7 +7,7 @@
 import { DiscordAPIError, HTTPError, RateLimitError, type Client } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCommands } from '../../../src/bots/discord/commands.js';
-import { createDiscordClient } from '../../../src/bots/discord/discord-bot.js';
+import { createDiscordClient } from '../../../src/bots/discord/discord-receiver.js';
 import { classifyDiscordError, DiscordPort } from '../../../src/bots/discord/discord-port.js';
 import { channelIdOf, channelRef, messageIdsOf } from '../../../src/bots/discord/refs.js';
 import { silentLogger } from '../../../src/logger.js';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../src/bots/discord/commands.js';
-import { scaleLimits, DISCORD_LIMITS } from '../../../src/bots/discord/limits.js';
+import { DISCORD_LIMITS } from '../../../src/bots/discord/limits.js';
+import { scaleLimits } from '../../../src/bots/hub/pacing.js';
 import { channelIdOf, messageIdsOf, permalinkOf } from '../../../src/bots/discord/refs.js';
 import {
   commandEvent, flattenOptions, focusedOption, messageEvent, reactionEvent,
@@ -82,10 +83,11 @@ describe('refs, limits and command definitions', () => {
 
   it('keeps Discord ratios when scaling the pacing windows', () => {
     const s = scaleLimits(DISCORD_LIMITS, 0.1);
-    expect(s.channelPostsPerWindow).toBe(5);
-    expect(s.channelWindowMs).toBe(500);
-    expect(s.minEditIntervalMs).toBe(150);
-    expect(s.reactionIntervalMs).toBe(35);
+    expect(s.posts).toEqual({ count: 5, windowMs: 525 });
+    expect(s.edits).toBe('posts');
+    expect(s.statusEditMinIntervalMs).toBe(150);
+    expect(s.reactions).toEqual({ count: 1, windowMs: 35 });
+    expect(s.postScope).toBe('thread');
     expect(DISCORD_LIMITS.maxMessageChars - DISCORD_LIMITS.messageHeadroom).toBe(1_900);
   });
 

@@ -1,13 +1,15 @@
 /**
  * Shared set-up for the Slack end-to-end tests: the fake Slack with Slack's rate-limit ratios on
  * windows shrunk 10× (≈1 post/s per channel → 10/s, Tier 3 → 10×), the real run engine (real pi,
- * scripted model), and the real SlackBot (Bolt App, write client, controller, relay, delivery)
- * with its pacing scaled the same.
+ * scripted model), and the real Slack receiver (Bolt App, write client) in a chat hub (controller,
+ * relay, delivery) with its pacing scaled the same.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SlackBot } from '../../../src/bots/slack/slack-bot.js';
-import { slackLimits } from '../../../src/bots/slack/limits.js';
+import { ChatHub } from '../../../src/bots/hub/hub.js';
+import { scaleLimits } from '../../../src/bots/hub/pacing.js';
+import { SLACK_LIMITS } from '../../../src/bots/slack/limits.js';
+import { SlackReceiver } from '../../../src/bots/slack/slack-receiver.js';
 import { messageIdsOf } from '../../../src/bots/slack/refs.js';
 import type { AuthConfig, SlackConfig } from '../../../src/config.js';
 import type { Run } from '../../../src/core/types.js';
@@ -23,6 +25,14 @@ export const FAKE_RATE_LIMITS = {
   update: { burst: 50, refillEveryMs: 1_200 * SCALE },
   reactions: { burst: 50, refillEveryMs: 1_200 * SCALE },
 };
+
+/** A hub serving Slack only, and its receiver. */
+export interface SlackBot {
+  hub: ChatHub;
+  receiver: SlackReceiver;
+  stop(): Promise<void>;
+  idle(): Promise<void>;
+}
 
 export interface World {
   slack: FakeSlack;
@@ -52,19 +62,18 @@ export async function startWorld(llm: MockLlm, options: WorldOptions = {}): Prom
     apiUrl: slack.apiUrl,
     notifyChannel: slack.channels.notify,
   };
-  const manager = h.engine.manager;
-  const bot = await SlackBot.connect({
-    slack: config,
-    auth,
+  const receiver = await SlackReceiver.connect({ slack: config, logger: silentLogger(), limits: scaleLimits(SLACK_LIMITS, SCALE), httpHost: '127.0.0.1' });
+  const hub = new ChatHub({
     store: h.engine.store,
-    runs: manager,
+    manager: h.engine.manager,
+    auth,
     logger: silentLogger(),
-    limits: slackLimits(() => manager.activeRunIds().length, SCALE),
-    chat: { flushDelayMs: options.flushDelayMs ?? 300, delivery: { backoffBaseMs: 50, backoffMaxMs: 500 } },
-    httpHost: '127.0.0.1',
+    flushDelayMs: options.flushDelayMs ?? 300,
+    delivery: { backoffBaseMs: 50, backoffMaxMs: 500 },
   });
-  await bot.start();
-  if (options.http) slack.useHttpMode(`http://127.0.0.1:${bot.httpPort}/slack/events`);
+  await hub.start([receiver]);
+  const bot: SlackBot = { hub, receiver, stop: () => hub.stop(), idle: () => hub.idle() };
+  if (options.http) slack.useHttpMode(`http://127.0.0.1:${receiver.httpPort}/slack/events`);
   return {
     slack,
     h,

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('Slack bot in HTTP mode', () => {
   it('serves a correctly signed /run: acknowledged with 200 at once, run started in a thread', async () => {
-    expect(w.bot.mode).toBe('http');
+    expect(w.bot.receiver.mode).toBe('http');
     expect(w.slack.calls('apps.connections.open')).toEqual([]);
     const { cmd, run, rootTs } = await runCommand(w);
     const ack = await cmd.ack;

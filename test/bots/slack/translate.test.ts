@@ -1,7 +1,8 @@
 /** Pure Slack translation, escaping, limits and error classes on plain JSON payloads (no network). */
 import { describe, expect, it } from 'vitest';
 import { slackText, toSlackMarkdown } from '../../../src/bots/slack/escape.js';
-import { editIntervalMs, slackLimits } from '../../../src/bots/slack/limits.js';
+import { statusEditIntervalMs } from '../../../src/bots/hub/pacing.js';
+import { SLACK_LIMITS } from '../../../src/bots/slack/limits.js';
 import { permalinkOf } from '../../../src/bots/slack/refs.js';
 import { classifySlackError } from '../../../src/bots/slack/slack-port.js';
 import { commandEvent, emojiOfReaction, messageEvent, plainText, reactionEvent, reactionName } from '../../../src/bots/slack/translate.js';
@@ -62,15 +63,12 @@ describe('Slack escaping', () => {
 });
 
 describe('Slack limits, permalinks and error classes', () => {
-  it('the live status edit interval is max(3 s, 60 s × active runs / 40), read afresh on every access', () => {
-    let active = 1;
-    const limits = slackLimits(() => active);
-    expect(limits.minEditIntervalMs).toBe(3_000);
-    active = 40;
-    expect(limits.minEditIntervalMs).toBe(60_000);
-    expect(editIntervalMs(10)).toBe(15_000);
-    expect(limits).toMatchObject({ threadsShareChannelBudget: true, channelPostsPerWindow: 1, channelWindowMs: 1_500, reactionIntervalMs: 1_500 });
-    expect(limits.maxMessageChars - limits.messageHeadroom).toBe(3_500);
+  it('the live status edit interval is max(3 s, 60 s × live runs / 40): runs share the workspace edit tier', () => {
+    expect(statusEditIntervalMs(SLACK_LIMITS, 1)).toBe(3_000);
+    expect(statusEditIntervalMs(SLACK_LIMITS, 10)).toBe(15_000);
+    expect(statusEditIntervalMs(SLACK_LIMITS, 40)).toBe(60_000);
+    expect(SLACK_LIMITS).toMatchObject({ postScope: 'channel', posts: { count: 3, windowMs: 3_300 }, edits: { count: 40, windowMs: 60_000 }, controlReactions: false });
+    expect(SLACK_LIMITS.maxMessageChars - SLACK_LIMITS.messageHeadroom).toBe(3_500);
   });
 
   it('permalinks use the archives form, with thread_ts for replies', () => {

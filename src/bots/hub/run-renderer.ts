@@ -22,8 +22,11 @@ import {
 export type RenderOp =
   /** The live status message; created once per run. */
   | { kind: 'status-create'; body: string }
-  /** A post in the run's thread; `key` is unique per content and stable across re-renders. */
-  | { kind: 'post'; key: string; body: string }
+  /**
+   * A post in the run's thread; `key` is unique per content and stable across re-renders. The
+   * final result is `final`; other posts are digests, which delivery may merge when they queue.
+   */
+  | { kind: 'post'; key: string; body: string; final?: boolean }
   /** A line for the team notification channel. */
   | { kind: 'notify'; key: string; body: string };
 
@@ -118,7 +121,7 @@ export class RunRenderer {
     }
     if (e.type === 'run_settled') {
       ops.push(...this.flush());
-      ops.push({ kind: 'post', key: `final:${this.runId}`, body: finalText(this.runId, this.cardId, e) });
+      ops.push({ kind: 'post', key: `final:${this.runId}`, body: finalText(this.runId, this.cardId, e), final: true });
       ops.push({ kind: 'notify', key: `notify-end:${this.runId}`, body: notifySettledText(this.runId, this.cardId, e) });
     } else if (e.type === 'turn_end' || this.bufferChars >= this.flushChars) {
       ops.push(...this.flush());
@@ -182,6 +185,12 @@ export class RunRenderer {
         this.cardId = e.cardId;
         this.refinementOf = e.refinementOf;
         this.startedAtMs = Number.isNaN(atMs) ? null : atMs;
+        // The worktree and the agent are being set up; the agent's first event moves it on.
+        this.currentStep = 'preparing';
+        break;
+      case 'user_message':
+        // The agent took its prompt: it runs.
+        if (e.kind !== 'prompt' || this.currentStep !== 'preparing') return;
         this.currentStep = 'thinking';
         break;
       case 'tool_start':

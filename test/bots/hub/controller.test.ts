@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createChatBot, type ChatBot } from '../../../src/bots/chat/chat-bot.js';
-import type { ChatUser, CommandEvent, ReactionEvent, ReplyEvent } from '../../../src/bots/chat/chat-types.js';
+import { ChatHub } from '../../../src/bots/hub/hub.js';
+import type { ChatUser, CommandEvent, ReactionEvent, ReplyEvent } from '../../../src/bots/hub/chat-types.js';
 import type { AuthConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { makeHarness, type Harness } from '../../support/engine-harness.js';
 import { MockLlm, transcript, type Responder } from '../../support/mock-llm.js';
 import { makeTempDir, useTempDirs } from '../../support/temp.js';
-import { RecordingPort } from './recording-port.js';
+import { portReceiver, RecordingPort } from './recording-port.js';
 
 useTempDirs();
 
@@ -50,12 +50,12 @@ function reaction(message: string, emoji: string, added = true, user = ada, thre
   return { kind: 'reaction', platform: 'test', dedupeKey: key(), user, channel: 'test:chan', raw: null, message, thread, emoji, added };
 }
 
-async function setup(auth: AuthConfig = ALLOW_ADA): Promise<{ h: Harness; bot: ChatBot; port: RecordingPort }> {
+async function setup(auth: AuthConfig = ALLOW_ADA): Promise<{ h: Harness; bot: ChatHub; port: RecordingPort }> {
   const h = await makeHarness(llm);
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
   const port = new RecordingPort();
-  const bot = createChatBot({ store: h.engine.store, runs: h.engine.manager, port, auth, logger: silentLogger(), notifyChannel: 'test:team' });
-  bot.start();
+  const bot = new ChatHub({ store: h.engine.store, manager: h.engine.manager, auth, logger: silentLogger() });
+  await bot.start([portReceiver(port, 'test:team')]);
   cleanups.push(async () => {
     await bot.stop();
     await h.engine.close();

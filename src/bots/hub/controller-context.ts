@@ -18,8 +18,10 @@ export type RunControl = Pick<
 
 export interface ControllerContext {
   store: Store;
-  runs: RunControl;
-  port: ChatPort;
+  /** The RunManager (what the controller uses of it). */
+  manager: RunControl;
+  /** The port of a platform this process serves. */
+  portOf: (platform: string) => ChatPort | undefined;
   relay: Relay;
   delivery: Delivery;
   auth: AuthConfig;

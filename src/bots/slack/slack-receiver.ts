@@ -1,27 +1,23 @@
 /**
- * The Slack bot: a Bolt App wired to the chat layer. Socket Mode (app token) by default, HTTP
+ * The Slack receiver: a Bolt App as the hub's transport. Socket Mode (app token) by default, HTTP
  * mode (Bolt checks the signature and timestamp of every request) when a signing secret and a
  * port are configured. Slash commands are acknowledged before anything else; message and
  * reaction events (Bolt acks those itself) become `ChatEvent`s (translate.ts) for the
- * controller, which dedupes them by Slack's event id. Run output leaves through `SlackPort` on
- * a separate write client whose own retries are off. `connect()` checks the token (auth.test);
- * `start()` starts delivery, the relay and the transport; `stop()` finishes inbound work, stops
- * sending and disconnects.
+ * hub, which dedupes them by Slack's event id. The hub's delivery sends through `SlackPort` on a
+ * separate write client whose own retries are off. `connect()` checks the token (auth.test);
+ * `start()` starts the transport; `stop()` disconnects.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { AuthConfig, SlackConfig } from '../../config.js';
-import type { RunManager } from '../../core/run-manager.js';
-import type { Store } from '../../store/index.js';
-import { createChatBot, type ChatBot, type ChatBotOptions } from '../chat/chat-bot.js';
-import type { ChatEvent, ChatLimits } from '../chat/chat-types.js';
-import { InboundWork } from '../chat/inbound-work.js';
+import type { SlackConfig } from '../../config.js';
+import type { ChatEvent, ChatLimits } from '../hub/chat-types.js';
+import type { EventSink, Receiver } from '../hub/hub.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackText } from './escape.js';
-import { slackLimits } from './limits.js';
-import { channelRef } from './refs.js';
+import { SLACK_LIMITS } from './limits.js';
+import { channelRef, PLATFORM } from './refs.js';
 import { SlackPort } from './slack-port.js';
 import { commandEvent, messageEvent, reactionEvent, type BotIdentity, type EventBody, type SlashCommandData } from './translate.js';
 import { UserNames } from './user-names.js';
@@ -29,17 +25,11 @@ import { UserNames } from './user-names.js';
 /** The slash commands the app declares (slack-app-manifest.yml); `/chatops` alone shows the help. */
 export const SLASH_COMMANDS = ['/run', '/runs', '/card', '/chatops'] as const;
 
-export interface SlackBotOptions {
+export interface SlackReceiverOptions {
   slack: SlackConfig;
-  auth: AuthConfig;
-  store: Store;
-  /** The RunManager. */
-  runs: ChatBotOptions['runs'] & Pick<RunManager, 'activeRunIds'>;
   logger: Logger;
-  /** Pacing numbers (default `slackLimits(active runs)`; tests against a fake with shrunk windows scale them). */
+  /** Pacing numbers (default `SLACK_LIMITS`; tests against a fake with shrunk windows scale them). */
   limits?: ChatLimits;
-  /** Chat-layer knobs for tests: clock, digest flush delay, delivery backoff. */
-  chat?: Pick<ChatBotOptions, 'clock' | 'flushDelayMs' | 'renderer' | 'delivery' | 'threadLinkWaitMs'>;
   /**
    * HTTP mode: the interface to listen on. Default 127.0.0.1: Slack only calls HTTPS URLs, so a
    * TLS-terminating proxy on this host forwards to the bot.
@@ -85,37 +75,37 @@ function createLookupClient(slack: SlackConfig): InstanceType<typeof webApi.WebC
   });
 }
 
-export class SlackBot {
+export class SlackReceiver implements Receiver {
+  readonly platform = PLATFORM;
   readonly app: App;
   readonly port: SlackPort;
-  readonly chat: ChatBot;
+  readonly notifyChannel: string | null;
   readonly mode: 'socket' | 'http';
-  /** Resolves when the bot has stopped. */
+  /** Resolves when the receiver has stopped. */
   readonly done: Promise<void>;
   /** HTTP mode: the port the server listens on once started. */
   httpPort: number | null = null;
   private resolveDone!: () => void;
   private readonly log: Logger;
   private readonly names: UserNames;
-  private readonly inbound: InboundWork;
+  private sink: EventSink | null = null;
   private stopping: Promise<void> | null = null;
 
-  /** Checks the bot token (auth.test on the write client) and builds the bot; rejects on a bad token or an unreachable API. */
-  static async connect(opts: SlackBotOptions): Promise<SlackBot> {
+  /** Checks the bot token (auth.test on the write client) and builds the receiver; rejects on a bad token or an unreachable API. */
+  static async connect(opts: SlackReceiverOptions): Promise<SlackReceiver> {
     const writer = createWriteClient(opts.slack);
     const who = await writer.auth.test();
     if (!who.user_id || !who.bot_id) throw new Error('Slack auth.test did not name the bot user: is SLACK_BOT_TOKEN a bot (xoxb-) token?');
-    return new SlackBot(opts, writer, { userId: who.user_id, botId: who.bot_id }, who.url ?? 'https://slack.com/');
+    return new SlackReceiver(opts, writer, { userId: who.user_id, botId: who.bot_id }, who.url ?? 'https://slack.com/');
   }
 
   private constructor(
-    private readonly opts: SlackBotOptions,
+    private readonly opts: SlackReceiverOptions,
     writer: InstanceType<typeof webApi.WebClient>,
     private readonly me: BotIdentity,
     teamUrl: string,
   ) {
     this.log = opts.logger.child({ component: 'slack' });
-    this.inbound = new InboundWork(this.log, 'Slack');
     const { slack } = opts;
     this.mode = slack.signingSecret && slack.port !== null ? 'http' : 'socket';
     const logger = boltLogger(this.log.child({ part: 'bolt' }));
@@ -147,26 +137,17 @@ export class SlackBot {
     this.port = new SlackPort({
       client: writer,
       teamUrl,
-      limits: opts.limits ?? slackLimits(() => opts.runs.activeRunIds().length),
+      limits: opts.limits ?? SLACK_LIMITS,
       logger: this.log.child({ part: 'port' }),
     });
-    this.chat = createChatBot({
-      store: opts.store,
-      runs: opts.runs,
-      port: this.port,
-      auth: opts.auth,
-      logger: opts.logger,
-      notifyChannel: slack.notifyChannel ? channelRef(slack.notifyChannel) : null,
-      ...opts.chat,
-    });
+    this.notifyChannel = slack.notifyChannel ? channelRef(slack.notifyChannel) : null;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.wire();
   }
 
-  /** Starts delivery and the relay, then the transport (Socket Mode connection or HTTP server). */
-  async start(): Promise<void> {
-    this.chat.start();
-    this.inbound.open();
+  /** Starts the transport (Socket Mode connection or HTTP server); events go to `sink` from then on. */
+  async start(sink: EventSink): Promise<void> {
+    this.sink = sink;
     try {
       if (this.mode === 'http') {
         const server = (await this.app.start({ port: this.opts.slack.port!, host: this.opts.httpHost ?? '127.0.0.1' })) as Server;
@@ -181,17 +162,10 @@ export class SlackBot {
     this.log.info({ mode: this.mode, botUserId: this.me.userId, httpPort: this.httpPort }, 'connected to Slack');
   }
 
-  /** Resolves when every event received so far is handled and the outbox is empty. */
-  async idle(): Promise<void> {
-    await this.inbound.settled();
-    await this.chat.idle();
-  }
-
-  /** Stops taking events, finishes the ones in hand, stops sending (pending rows stay for the next start), disconnects. */
+  /** Disconnects (the hub has stopped taking events and finished the ones in hand). */
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      await this.inbound.close();
-      await this.chat.stop();
+      this.sink = null;
       try {
         await this.app.stop();
       } catch (err) {
@@ -202,6 +176,13 @@ export class SlackBot {
     })());
   }
 
+  /** Runs `work` as tracked inbound work of the hub, or drops it once stopped. */
+  private track(kind: string, work: (sink: EventSink) => Promise<void>): void {
+    const sink = this.sink;
+    if (sink) sink.track(kind, () => work(sink));
+    else this.log.warn({ kind }, 'a Slack event arrived while the receiver is stopped; ignored');
+  }
+
   private wire(): void {
     const { app } = this;
     for (const name of SLASH_COMMANDS) {
@@ -209,30 +190,30 @@ export class SlackBot {
         // Acknowledge first: Slack shows the user an error after 3 s; everything else happens after.
         await ack();
         const cmd = command as unknown as SlashCommandData;
-        this.inbound.track('command', async () => {
+        this.track('command', async (sink) => {
           const answer = async (text: string): Promise<void> => {
             await respond({ response_type: 'ephemeral', text: slackText(text) });
           };
           const event = commandEvent(cmd, answer);
           event.user.displayName = await this.names.of(cmd.user_id, cmd.user_name);
-          await this.chat.handle(event);
+          await sink.handle(event);
         });
       });
     }
-    app.event('message', async ({ body }) => this.inbound.track('message', () => this.onEvent(body as unknown as EventBody, messageEvent)));
-    app.event('reaction_added', async ({ body }) => this.inbound.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
-    app.event('reaction_removed', async ({ body }) => this.inbound.track('reaction', () => this.onEvent(body as unknown as EventBody, reactionEvent)));
+    app.event('message', async ({ body }) => this.track('message', (sink) => this.onEvent(sink, body as unknown as EventBody, messageEvent)));
+    app.event('reaction_added', async ({ body }) => this.track('reaction', (sink) => this.onEvent(sink, body as unknown as EventBody, reactionEvent)));
+    app.event('reaction_removed', async ({ body }) => this.track('reaction', (sink) => this.onEvent(sink, body as unknown as EventBody, reactionEvent)));
     app.error(async (err) => {
       this.log.error({ err }, 'Slack listener error');
     });
   }
 
-  private async onEvent(body: EventBody, translate: (body: EventBody, me: BotIdentity) => ChatEvent | null): Promise<void> {
+  private async onEvent(sink: EventSink, body: EventBody, translate: (body: EventBody, me: BotIdentity) => ChatEvent | null): Promise<void> {
     const event = translate(body, this.me);
     if (!event) return;
     if (event.kind === 'reply' || event.kind === 'reaction') {
       event.user.displayName = await this.names.of(event.user.id.replace(/^slack:/, ''));
     }
-    await this.chat.handle(event);
+    await sink.handle(event);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Delivery } from '../../../src/bots/chat/delivery.js';
-import { Relay } from '../../../src/bots/chat/relay.js';
+import { Delivery } from '../../../src/bots/hub/delivery.js';
+import { Relay } from '../../../src/bots/hub/relay.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { Store } from '../../../src/store/index.js';
 import { useTempDirs } from '../../support/temp.js';
@@ -12,12 +12,12 @@ useTempDirs();
 function boot(file: string, port: RecordingPort) {
   const store = openStore(file);
   const feed = new EventFeed(store);
-  const delivery = new Delivery({ store, port, logger: silentLogger() });
+  const delivery = new Delivery({ store, portOf: (p) => (p === port.platform ? port : undefined), logger: silentLogger() });
   const relay = new Relay({
     store,
     source: feed,
-    limits: TEST_LIMITS,
-    notifyChannel: 'test:team',
+    limitsOf: () => TEST_LIMITS,
+    notifyChannelOf: () => 'test:team',
     logger: silentLogger(),
     onEnqueued: (k) => delivery.kick(k),
   });

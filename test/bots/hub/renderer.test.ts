@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Relay } from '../../../src/bots/chat/relay.js';
-import { RunRenderer } from '../../../src/bots/chat/run-renderer.js';
+import { Relay } from '../../../src/bots/hub/relay.js';
+import { RunRenderer } from '../../../src/bots/hub/run-renderer.js';
 import type { RunEvent, RunEventData } from '../../../src/core/types.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { Store } from '../../../src/store/index.js';
@@ -100,14 +100,14 @@ describe('Relay timing (fake timers)', () => {
   function relayFor(runId: string) {
     const feed = new EventFeed(store);
     const kicked: string[] = [];
-    const relay = new Relay({ store, source: feed, limits: TEST_LIMITS, notifyChannel: null, logger: silentLogger(), onEnqueued: (k) => kicked.push(k) });
+    const relay = new Relay({ store, source: feed, limitsOf: () => TEST_LIMITS, notifyChannelOf: () => null, logger: silentLogger(), onEnqueued: (k) => kicked.push(k) });
     insertRun(store, runId);
     bindThread(store, runId);
     relay.start();
     return { feed, relay, kicked };
   }
 
-  const posts = (runId: string) => store.outbox.listLane(runId).filter((r) => r.op === 'create' && r.dedupeKey?.startsWith('post:'));
+  const posts = (runId: string) => store.outbox.listThread(runId).filter((r) => r.op === 'create' && r.dedupeKey?.startsWith('post:'));
 
   it('flushes a digest 5 s after its first item, not before', () => {
     const { feed, relay } = relayFor('r1');
@@ -130,7 +130,7 @@ describe('Relay timing (fake timers)', () => {
       feed.append('r2', { type: 'tool_start', toolCallId: `t${i}`, tool: 'bash', summary: `step ${i}` });
       vi.advanceTimersByTime(100);
     }
-    const edits = () => store.outbox.listLane('r2').filter((r) => r.op === 'edit');
+    const edits = () => store.outbox.listThread('r2').filter((r) => r.op === 'edit');
     // 2 s of events at a 1.5 s interval: one edit at 1.5 s, the trailing one pending.
     expect(edits()).toHaveLength(1);
     vi.advanceTimersByTime(1500);
@@ -138,7 +138,7 @@ describe('Relay timing (fake timers)', () => {
     expect(edits().at(-1)!.body).toContain('step 19');
     feed.append('r2', settled());
     expect(edits().at(-1)!.body).toMatch(/^✅ \*\*succeeded\*\*/);
-    const lane = store.outbox.listLane('r2');
+    const lane = store.outbox.listThread('r2');
     // The final result precedes the last status edit.
     expect(lane.findIndex((r) => r.dedupeKey === 'final:r2#1')).toBeLessThan(lane.length - 1);
     relay.stop();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Delivery, outboxNonce } from '../../../src/bots/chat/delivery.js';
-import { splitMessage } from '../../../src/bots/chat/split-message.js';
+import { Delivery, outboxNonce } from '../../../src/bots/hub/delivery.js';
+import { splitMessage } from '../../../src/bots/hub/split-message.js';
 import { silentLogger } from '../../../src/logger.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import type { NewOutboxRow } from '../../../src/store/outbox-repo.js';
@@ -21,7 +21,7 @@ afterEach(async () => {
 function setup(port = new RecordingPort(), opts: { maxAttempts?: number; file?: string } = {}) {
   const file = opts.file ?? path.join(makeTempDir(), 'chat.sqlite');
   const store = openStore(file);
-  const delivery = new Delivery({ store, port, logger: silentLogger(), maxAttempts: opts.maxAttempts ?? 3, backoffBaseMs: 5, backoffMaxMs: 20 });
+  const delivery = new Delivery({ store, portOf: (p) => (p === port.platform ? port : undefined), logger: silentLogger(), maxAttempts: opts.maxAttempts ?? 3, backoffBaseMs: 5, backoffMaxMs: 20 });
   open.push({ store, delivery });
   return { store, port, delivery, file };
 }
@@ -125,7 +125,7 @@ describe('delivery', () => {
     await delivery.drain();
     expect(port.calls.map((c) => `${c.op}:${c.body}`)).toEqual(['post:status v0', 'edit:status v5']);
     expect(port.calls[1]!.message).toBe(port.calls[0]!.ref);
-    expect(store.outbox.listLane('A').filter((r) => r.status === 'superseded')).toHaveLength(4);
+    expect(store.outbox.listThread('A').filter((r) => r.status === 'superseded')).toHaveLength(4);
   });
 
   it('holds an edit until its target create was sent, even across a rate limit', async () => {

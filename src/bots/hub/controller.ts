@@ -6,7 +6,7 @@
  * full error, and is tracked so `idle()` can await it.
  */
 import type { Logger } from 'pino';
-import type { ChatEvent, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
+import type { ChatEvent, ChatLimits, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { CommandHandlers } from './command-handlers.js';
 import { chatMessage, type ControllerContext } from './controller-context.js';
@@ -17,7 +17,9 @@ export type { RunControl } from './controller-context.js';
 
 /** The controller's context as its creator gives it; the writer and names are derived here. */
 export interface ControllerOptions
-  extends Pick<ControllerContext, 'store' | 'runs' | 'port' | 'relay' | 'delivery' | 'auth' | 'logger' | 'threadLinkWaitMs'> {
+  extends Pick<ControllerContext, 'store' | 'manager' | 'portOf' | 'relay' | 'delivery' | 'auth' | 'logger' | 'threadLinkWaitMs'> {
+  /** The limits of a platform this process serves. */
+  limitsOf: (platform: string) => ChatLimits;
   /** Display names learnt from events, shared with the relay. */
   names: Map<string, string>;
   clock?: Clock;
@@ -31,7 +33,7 @@ export class ChatController {
 
   constructor(private readonly opts: ControllerOptions) {
     this.clock = opts.clock ?? systemClock;
-    const writer = new ThreadWriter(opts.store, opts.port.platform, opts.port.limits, this.clock, (k) => opts.delivery.kick(k));
+    const writer = new ThreadWriter(opts.store, opts.limitsOf, this.clock, (k) => opts.delivery.kick(k));
     const ctx = { ...opts, clock: this.clock, writer, nameOf: (id: string) => opts.names.get(id) ?? id };
     this.commands = new CommandHandlers(ctx);
     this.controls = new ThreadControls(ctx);
@@ -53,7 +55,7 @@ export class ChatController {
   /** Card suggestions for autocomplete: `value` is the id, `label` id and title. */
   autocompleteCards(query: string, limit = 25): { value: string; label: string }[] {
     try {
-      return this.opts.runs.cards.search(query.trim(), limit).map((c) => ({ value: c.id, label: `${c.id} — ${c.title}`.slice(0, 100) }));
+      return this.opts.manager.cards.search(query.trim(), limit).map((c) => ({ value: c.id, label: `${c.id} — ${c.title}`.slice(0, 100) }));
     } catch (err) {
       this.opts.logger.warn({ err }, 'card autocomplete failed');
       return [];

@@ -3,7 +3,8 @@
  * told to fail the next matching call with a rate limit (retry-after), a transient or a
  * permanent error. No timers of its own; `onCall` lets a test observe calls as they happen.
  */
-import type { ChatLimits, ChatPort, DeliveryErrorClass } from '../../../src/bots/chat/chat-types.js';
+import type { ChatLimits, ChatPort, DeliveryErrorClass } from '../../../src/bots/hub/chat-types.js';
+import type { Receiver } from '../../../src/bots/hub/hub.js';
 
 export class PortError extends Error {
   constructor(readonly klass: DeliveryErrorClass) {
@@ -24,15 +25,21 @@ export interface PortCall {
 export const TEST_LIMITS: ChatLimits = {
   maxMessageChars: 2000,
   messageHeadroom: 100,
-  minEditIntervalMs: 1500,
-  threadMinIntervalMs: 0,
-  channelPostsPerWindow: 1000,
-  channelWindowMs: 1000,
-  threadsShareChannelBudget: false,
-  globalPerSecond: 1000,
-  reactionIntervalMs: 0,
   maxThreadNameChars: 100,
+  postScope: 'thread',
+  posts: { count: 1000, windowMs: 1000 },
+  edits: 'posts',
+  reactions: { count: 1000, windowMs: 1000 },
+  threadCreates: null,
+  globalPerSecond: 1000,
+  statusEditMinIntervalMs: 1500,
+  controlReactions: true,
 };
+
+/** A receiver with no transport around a port: tests hand events to the hub themselves. */
+export function portReceiver(port: ChatPort, notifyChannel: string | null = null): Receiver {
+  return { platform: port.platform, port, notifyChannel, start: async () => {}, stop: async () => {}, done: new Promise(() => {}) };
+}
 
 type Failure = { match: (c: PortCall) => boolean; klass: DeliveryErrorClass; times: number };
 

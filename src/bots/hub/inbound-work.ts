@@ -1,5 +1,5 @@
 /**
- * The inbound handlers an adapter is running: taken only between `open()` and `close()`,
+ * The inbound handlers the receivers are running: taken only between `open()` and `close()`,
  * each caught and logged (an inbound handler never rejects), and awaited by `settled()` so
  * shutdown and tests can wait for them.
  */
@@ -9,10 +9,7 @@ export class InboundWork {
   private readonly pending = new Set<Promise<void>>();
   private accepting = false;
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly platform: string,
-  ) {}
+  constructor(private readonly logger: Logger) {}
 
   open(): void {
     this.accepting = true;
@@ -21,10 +18,10 @@ export class InboundWork {
   /** Runs `fn` in the background; dropped (and logged) once closing. */
   track(kind: string, fn: () => Promise<void>): void {
     if (!this.accepting) {
-      this.logger.warn({ kind }, `${this.platform} event arrived while the bot is stopping; ignored`);
+      this.logger.warn({ kind }, 'an event arrived while the bot is stopping; ignored');
       return;
     }
-    const work = fn().catch((err: unknown) => this.logger.error({ err, kind }, `handling a ${this.platform} event failed`));
+    const work = fn().catch((err: unknown) => this.logger.error({ err, kind }, 'handling an inbound event failed'));
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
   }

@@ -27,7 +27,7 @@ export class CommandHandlers {
       case 'card-add': {
         const auth = authorize(e.user, this.ctx.auth);
         if (!auth.ok) return e.respond(auth.message);
-        const card = this.ctx.runs.cards.add({ id: cmd.id, title: cmd.title, body: cmd.body });
+        const card = this.ctx.manager.cards.add({ id: cmd.id, title: cmd.title, body: cmd.body });
         return e.respond(`🗂️ Added ${card.id} — ${neutralizeMentions(card.title)}. Start it with /run ${card.id}.`);
       }
       case 'run':
@@ -35,43 +35,61 @@ export class CommandHandlers {
     }
   }
 
+  /**
+   * Starts a run. Its header and thread go out as soon as the run's row exists, before the
+   * worktree and the agent (content first); the invoker's answer links the thread.
+   */
   private async run(e: CommandEvent, cardId: string, prompt: string | undefined): Promise<void> {
-    const { runs, writer, delivery, relay, port, logger } = this.ctx;
+    const { manager, writer, delivery, relay, logger } = this.ctx;
     const auth = authorize(e.user, this.ctx.auth);
     if (!auth.ok) return e.respond(auth.message);
+    let opened: { threadKey: string; threadOpId: number } | null = null;
     let run;
     try {
-      run = await runs.start({ cardId, prompt, startedBy: e.user.id });
+      run = await manager.start({
+        cardId,
+        prompt,
+        startedBy: e.user.id,
+        onCreated: (created) => {
+          opened = writer.openRunThread(created, manager.cards.get(created.cardId), e.platform, e.channel, e.user.displayName);
+          relay.attach(created.id);
+        },
+      });
     } catch (err) {
       const code = (err as { code?: string }).code;
       const hint = code === 'CARD_NOT_FOUND' || code === 'CARD_ID_INVALID' ? `\n${this.cardHint()}` : '';
       logger.info({ err, cardId }, 'run did not start');
       return e.respond(`${chatMessage(err)}${hint}`);
     }
-    const card = runs.cards.get(run.cardId);
-    const { threadKey, threadOpId } = writer.openRunThread(run, card, e.channel, e.user.displayName);
+    const { threadKey, threadOpId } = opened ?? writer.openRunThread(run, manager.cards.get(run.cardId), e.platform, e.channel, e.user.displayName);
     relay.attach(run.id);
     delivery.kick(threadKey);
     const row = await this.waitUpTo(delivery.waitFor(threadOpId), this.ctx.threadLinkWaitMs ?? 10_000);
-    const lane = this.ctx.store.chatThreads.getThread(threadKey);
-    const link = lane?.thread ? (port.permalink?.(lane.channel, lane.thread, null) ?? null) : null;
+    const link = this.threadLink(threadKey);
     const where = link ? `: ${link}` : row?.status === 'dead' ? ' (its thread could not be opened; updates go to the channel log)' : ' — its thread is opening';
     await e.respond(`▶️ Started run ${shortRunId(run.id)} on ${run.cardId}${run.branch ? ` (branch \`${run.branch}\`)` : ''}${where}`);
   }
 
+  /** A link to a run thread, on the thread's own platform. */
+  private threadLink(threadKey: string): string | null {
+    const t = this.ctx.store.chatThreads.getThread(threadKey);
+    if (!t?.thread) return null;
+    return this.ctx.portOf(t.platform)?.permalink?.(t.channel, t.thread, null) ?? null;
+  }
+
   private cardHint(): string {
-    const cards = this.ctx.runs.cards.list().slice(0, 10);
+    const cards = this.ctx.manager.cards.list().slice(0, 10);
     const known = cards.length ? `Known cards: ${cards.map((c) => c.id).join(', ')}.` : 'There are no cards yet.';
     return `${known} Add one with \`/card add card-123 A short title\`; see them with \`/card list\`.`;
   }
 
   private listRuns(): string {
-    const runs = this.ctx.runs.list(10);
+    const runs = this.ctx.manager.list(10);
     if (runs.length === 0) return 'No runs yet. Start one with /run card-123.';
     const now = this.ctx.clock.now();
     const lines = runs.map((r) => {
-      const lane = this.ctx.store.chatThreads.threadOfRun(r.id);
-      const link = lane?.thread ? this.ctx.port.permalink?.(lane.channel, lane.thread, null) : null;
+      const t = this.ctx.store.chatThreads.threadOfRun(r.id);
+      const link = t ? this.threadLink(t.threadKey) : null;
       const age = formatDuration(now - Date.parse(r.createdAt));
       const refines = r.parentRunId ? ` (refines ${shortRunId(r.parentRunId)})` : '';
       return `${statusIcon(r.status)} \`${shortRunId(r.id)}\` ${r.status} · ${r.cardId}${refines} · by ${this.ctx.nameOf(r.startedBy)} · ${age} ago${link ? ` · ${link}` : ''}`;
@@ -80,7 +98,7 @@ export class CommandHandlers {
   }
 
   private listCards(): string {
-    const cards = this.ctx.runs.cards.list();
+    const cards = this.ctx.manager.cards.list();
     if (cards.length === 0) return 'No cards yet. Add one with `/card add card-123 A short title`.';
     const shown = cards.slice(0, 30).map((c) => `• \`${c.id}\` — ${truncate(c.title, 100)} (${c.status})`);
     const more = cards.length > 30 ? [`… and ${cards.length - 30} more`] : [];
@@ -88,7 +106,7 @@ export class CommandHandlers {
   }
 
   private showCard(id: string): string {
-    const card = this.ctx.runs.cards.get(id);
+    const card = this.ctx.manager.cards.get(id);
     if (!card) return `No card "${id}". ${this.cardHint()}`;
     const runs = this.ctx.store.runs.listForCard(card.id).slice(0, 5);
     const lines = [`**${card.id}** — ${card.title} (${card.status})`];

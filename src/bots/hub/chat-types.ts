@@ -88,39 +88,52 @@ export interface UnsupportedEvent extends ChatEventBase {
 
 export type ChatEvent = CommandEvent | ReplyEvent | ReactionEvent | UnsupportedEvent;
 
-/** Platform numbers that pace delivery; adapters define them as named constants. */
+/**
+ * A budget of "at most `count` requests in any `windowMs`" (a sliding window: never more than the
+ * platform's fixed or token-bucket window allows, wherever the platform anchors it). Time windows
+ * are scaled together by tests that shrink the fakes' windows.
+ */
+export interface WindowBudget {
+  count: number;
+  windowMs: number;
+}
+
+/**
+ * A platform's numbers, as named constants in its adapter (`src/bots/<platform>/limits.ts`).
+ * The pacing policy that applies them is `src/bots/hub/pacing.ts`.
+ */
 export interface ChatLimits {
   /** Hard cap on one message's text (Discord 2,000, Slack ~4,000 recommended). */
   maxMessageChars: number;
   /** Kept free below the cap for part markers and fence repair (Discord: 100 → 1,900). */
   messageHeadroom: number;
-  /**
-   * Minimum gap between two edits of the live status message of one run. Read before every
-   * edit, so an adapter may compute it (Slack: grows with the number of active runs).
-   */
-  minEditIntervalMs: number;
-  /** Minimum gap between two requests in one thread lane. */
-  threadMinIntervalMs: number;
-  /** Posts allowed per window per channel (a thread counts as its own channel on Discord). */
-  channelPostsPerWindow: number;
-  channelWindowMs: number;
-  /**
-   * True when every thread of a channel draws on the channel's budget (Slack: ≈1 post/s per
-   * channel); false when each thread has its own bucket (Discord: a thread is a channel).
-   */
-  threadsShareChannelBudget: boolean;
-  /**
-   * When set, edits have a process-wide limiter of their own, this many ms apart, instead of
-   * drawing on the channel's post budget (Slack: `chat.update` is Tier 3 for the whole
-   * workspace). Unset: edits count against the channel like posts (Discord).
-   */
-  editIntervalMs?: number;
-  /** Process-wide requests per second across every channel. */
-  globalPerSecond: number;
-  /** Minimum gap between two reactions added by the bot. */
-  reactionIntervalMs: number;
   /** Longest thread name. */
   maxThreadNameChars: number;
+  /**
+   * Posts: `thread` when each thread has its own bucket (Discord: a thread is a channel),
+   * `channel` when every thread of a channel draws on the channel's (Slack: ≈1 post/s per channel).
+   */
+  postScope: 'thread' | 'channel';
+  posts: WindowBudget;
+  /**
+   * Edits of the bot's messages: `'posts'` when they count against the same bucket as posts
+   * (Discord), or a workspace-wide tier of their own (Slack `chat.update`, Tier 3).
+   */
+  edits: 'posts' | WindowBudget;
+  /** Reactions added by the bot: a per-account / per-workspace budget of their own. */
+  reactions: WindowBudget;
+  /** Thread creations (Discord: per guild, with minutes-long 429s); null when opening a thread makes no request (Slack). */
+  threadCreates: WindowBudget | null;
+  /** Process-wide requests per second across every channel. */
+  globalPerSecond: number;
+  /** The fastest one run's live status message is edited; with workspace-wide edits it slows as runs share the tier. */
+  statusEditMinIntervalMs: number;
+  /**
+   * Whether the bot adds the control reactions (🛑 🔁 🎮 ⏹️) to a run's header, after the run's first
+   * content and at the lowest priority. Off where the header's text already names the controls and
+   * reactions draw on a scarce shared tier (Slack).
+   */
+  controlReactions: boolean;
 }
 
 /** How delivery should treat a failed call; the adapter knows its SDK's errors. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitMessage, splitMessageParts } from '../../../src/bots/chat/split-message.js';
+import { splitMessage, splitMessageParts } from '../../../src/bots/hub/split-message.js';
 
 function fences(s: string): number {
   return s.split('```').length - 1;

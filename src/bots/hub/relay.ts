@@ -3,13 +3,17 @@
  * renders the events after the thread's cursor and writes the outbox rows in the same
  * transaction that advances the cursor, so a restart re-renders exactly what was not yet
  * written: nothing lost, nothing reordered, nothing posted twice (rows carry stable dedupe keys).
- * Status edits are paced to the platform's minimum edit interval; digests flush after a delay.
+ * Serves every platform of the process: a run's limits and team channel are those of its
+ * thread's platform. Status edits are paced by `statusEditIntervalMs` (pacing.ts); digests flush
+ * after a delay. Row priorities and streams say what may overtake what in delivery.
  */
 import type { Logger } from 'pino';
 import type { RunEvent } from '../../core/types.js';
 import type { Store } from '../../store/index.js';
 import type { ChatLimits } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
+import { editStream, HEADER_REACTIONS, notifyStream, reactionStream } from './streams.js';
+import { PRIORITY, statusEditIntervalMs } from './pacing.js';
 import { RunRenderer, type RenderOp, type RendererOptions } from './run-renderer.js';
 import { splitMessage } from './split-message.js';
 
@@ -17,11 +21,12 @@ export interface RelayOptions {
   store: Store;
   /** Where run events come from (the RunManager). */
   source: { subscribe(listener: (event: RunEvent) => void): () => void };
-  limits: ChatLimits;
-  /** The team notification channel, or null for none. */
-  notifyChannel: ChannelOrNull;
+  /** The limits of a platform's port. */
+  limitsOf: (platform: string) => ChatLimits;
+  /** The team notification channel of a platform, or null for none. */
+  notifyChannelOf: (platform: string) => string | null;
   logger: Logger;
-  /** Called after rows were written to a lane (delivery kicks that lane). */
+  /** Called after rows were written to a stream (delivery kicks that stream). */
   onEnqueued: (threadKey: string) => void;
   /** Display names for actors (`discord:123` → `Ada`). */
   nameOf?: (actor: string | null) => string;
@@ -31,11 +36,11 @@ export interface RelayOptions {
   renderer?: RendererOptions;
 }
 
-type ChannelOrNull = string | null;
-
 interface Live {
   renderer: RunRenderer;
   threadKey: string;
+  platform: string;
+  limits: ChatLimits;
   channel: string;
   statusOutboxId: number | null;
   lastStatusEditMs: number;
@@ -107,6 +112,8 @@ export class Relay {
     const live: Live = {
       renderer,
       threadKey: binding.threadKey,
+      platform: thread.platform,
+      limits: this.opts.limitsOf(thread.platform),
       channel: thread.channel,
       statusOutboxId: binding.statusOutboxId,
       lastStatusEditMs: 0,
@@ -141,17 +148,28 @@ export class Relay {
       this.scheduleFlush(runId, live);
       wrote = this.paceStatus(runId, live) || wrote;
     }
-    if (wrote) this.opts.onEnqueued(live.threadKey);
+    if (wrote) this.kickAll(live);
+  }
+
+  /** Kicks every stream a run's rows may be in (kicks are cheap; an empty stream returns at once). */
+  private kickAll(live: Live): void {
+    this.opts.onEnqueued(live.threadKey);
+    if (live.statusOutboxId !== null) this.opts.onEnqueued(editStream(live.statusOutboxId));
+    const notify = this.opts.notifyChannelOf(live.platform);
+    if (notify) this.opts.onEnqueued(notifyStream(notify));
+    const header = this.opts.store.chatThreads.getThread(live.threadKey)?.headerOutboxId;
+    if (header) this.opts.onEnqueued(reactionStream(header));
   }
 
   private write(runId: string, live: Live, ops: RenderOp[]): boolean {
-    const { store, limits, notifyChannel } = this.opts;
+    const { store } = this.opts;
+    const { limits } = live;
     const iso = new Date(this.clock.now()).toISOString();
     let wrote = false;
     for (const op of ops) {
       if (op.kind === 'status-create') {
         const { id } = store.outbox.enqueue(
-          { threadKey: live.threadKey, runId, op: 'create', channel: live.channel, inThread: true, body: this.fit(op.body), dedupeKey: `status:${runId}` },
+          { threadKey: live.threadKey, runId, op: 'create', channel: live.channel, inThread: true, body: this.fit(live, op.body), dedupeKey: `status:${runId}`, priority: PRIORITY.status },
           iso,
         );
         if (live.statusOutboxId !== id) {
@@ -159,26 +177,80 @@ export class Relay {
           store.chatThreads.setStatusMessage(runId, id);
         }
         live.lastStatusEditMs = this.clock.now();
+        this.addControls(runId, live, id, iso);
         wrote = true;
       } else if (op.kind === 'post') {
         const parts = splitMessage(op.body, limits.maxMessageChars - limits.messageHeadroom);
         parts.forEach((body, i) => {
           const marked = parts.length > 1 ? `${body}\n(${i + 1}/${parts.length})` : body;
           store.outbox.enqueue(
-            { threadKey: live.threadKey, runId, op: 'create', channel: live.channel, inThread: true, body: marked, dedupeKey: `${op.key}#${i + 1}` },
+            {
+              threadKey: live.threadKey,
+              runId,
+              op: 'create',
+              channel: live.channel,
+              inThread: true,
+              body: marked,
+              dedupeKey: `${op.key}#${i + 1}`,
+              priority: op.final ? PRIORITY.reply : PRIORITY.digest,
+              mergeable: !op.final,
+            },
             iso,
           );
         });
         wrote = true;
-      } else if (notifyChannel) {
+      } else {
+        const notify = this.opts.notifyChannelOf(live.platform);
+        if (!notify) continue;
         store.outbox.enqueue(
-          { threadKey: live.threadKey, runId, op: 'create', channel: notifyChannel, inThread: false, linkThread: true, body: this.fit(op.body), dedupeKey: op.key },
+          {
+            threadKey: live.threadKey,
+            runId,
+            op: 'create',
+            channel: notify,
+            inThread: false,
+            linkThread: true,
+            body: this.fit(live, op.body),
+            dedupeKey: op.key,
+            stream: notifyStream(notify),
+            priority: PRIORITY.notify,
+            // With its link: after the run's thread is open (or could not be).
+            afterId: store.outbox.threadOpId(live.threadKey) ?? null,
+          },
           iso,
         );
         wrote = true;
       }
     }
     return wrote;
+  }
+
+  /**
+   * The control reactions on a new thread's header, where the platform wants them: after the
+   * run's first content (its status message), at the lowest priority, on the reactions' own budget.
+   */
+  private addControls(runId: string, live: Live, statusId: number, iso: string): void {
+    if (!live.limits.controlReactions || live.threadKey !== runId) return;
+    const header = this.opts.store.chatThreads.getThread(live.threadKey)?.headerOutboxId;
+    if (!header) return;
+    for (const emoji of HEADER_REACTIONS) {
+      this.opts.store.outbox.enqueue(
+        {
+          threadKey: live.threadKey,
+          runId,
+          op: 'react',
+          channel: live.channel,
+          inThread: false,
+          targetId: header,
+          body: emoji,
+          dedupeKey: `react:${header}:${emoji}`,
+          stream: reactionStream(header),
+          priority: PRIORITY.affordance,
+          afterId: statusId,
+        },
+        iso,
+      );
+    }
   }
 
   private scheduleFlush(runId: string, live: Live): void {
@@ -188,7 +260,7 @@ export class Relay {
     live.flushTimer = this.clock.setTimeout(() => {
       live.flushTimer = null;
       this.guard(runId, () => {
-        if (this.flushDigest(runId, live)) this.opts.onEnqueued(live.threadKey);
+        if (this.flushDigest(runId, live)) this.kickAll(live);
       });
     }, wait);
   }
@@ -206,12 +278,12 @@ export class Relay {
   /** Edits the status now if the interval allows, else once when it does. */
   private paceStatus(runId: string, live: Live): boolean {
     if (!live.renderer.statusChanged || live.statusTimer) return false;
-    const due = live.lastStatusEditMs + this.opts.limits.minEditIntervalMs;
+    const due = live.lastStatusEditMs + statusEditIntervalMs(live.limits, this.liveRunsOn(live.platform));
     if (this.clock.now() >= due) return this.editStatus(runId, live);
     live.statusTimer = this.clock.setTimeout(() => {
       live.statusTimer = null;
       this.guard(runId, () => {
-        if (this.editStatus(runId, live)) this.opts.onEnqueued(live.threadKey);
+        if (this.editStatus(runId, live)) this.kickAll(live);
       });
     }, due - this.clock.now());
     return false;
@@ -228,8 +300,10 @@ export class Relay {
         channel: live.channel,
         inThread: true,
         targetId: live.statusOutboxId,
-        body: this.fit(live.renderer.takeStatus(now)),
+        body: this.fit(live, live.renderer.takeStatus(now)),
         dedupeKey: null,
+        stream: editStream(live.statusOutboxId),
+        priority: PRIORITY.status,
       },
       new Date(now).toISOString(),
     );
@@ -237,8 +311,15 @@ export class Relay {
     return true;
   }
 
-  private fit(body: string): string {
-    const max = this.opts.limits.maxMessageChars - this.opts.limits.messageHeadroom;
+  /** Runs of a platform being shown now (they share its edit tier). */
+  private liveRunsOn(platform: string): number {
+    let n = 0;
+    for (const live of this.live.values()) if (live.platform === platform && !live.renderer.settled) n++;
+    return n;
+  }
+
+  private fit(live: Live, body: string): string {
+    const max = live.limits.maxMessageChars - live.limits.messageHeadroom;
     return body.length <= max ? body : `${body.slice(0, max - 1)}…`;
   }
 

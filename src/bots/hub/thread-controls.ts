@@ -50,22 +50,22 @@ export class ThreadControls {
     const text = e.text.trim();
     if (!lane || !text) return;
     if (!this.allowed(e, lane)) return;
-    const { runs, writer } = this.ctx;
+    const { manager, writer } = this.ctx;
     const runId = lane.latest.runId;
     const later = FOLLOW_UP_PREFIX.test(text);
     const body = text.replace(FOLLOW_UP_PREFIX, '').trim();
     const key = `${e.platform}:${e.dedupeKey}`;
-    if (runs.isActive(runId)) {
+    if (manager.isActive(runId)) {
       if (!body) return;
       try {
-        if (later) await runs.followUp(runId, body, e.user.id);
-        else await runs.steer(runId, body, e.user.id);
+        if (later) await manager.followUp(runId, body, e.user.id);
+        else await manager.steer(runId, body, e.user.id);
         writer.acknowledge(lane.threadKey, e.message, later ? '📨' : '👀', key);
         return;
       } catch (err) {
         // The run ended while the reply was on its way: it becomes the refinement's feedback.
         if ((err as { code?: string }).code !== 'RUN_NOT_ACTIVE') throw err;
-        await runs.waitForSettled(runId);
+        await manager.waitForSettled(runId);
       }
     }
     await this.refine(lane, e.user.id, e.user.displayName, body || undefined, key);
@@ -78,16 +78,16 @@ export class ThreadControls {
     const lane = this.laneOf(e);
     if (!lane) return;
     if (!this.allowed(e, lane)) return;
-    const { runs, writer } = this.ctx;
+    const { manager, writer } = this.ctx;
     const runId = lane.latest.runId;
     const key = `${e.platform}:${e.dedupeKey}`;
     const who = e.user.displayName;
     const say = (text: string, tag = '') => writer.note(lane.threadKey, runId, text, `${key}${tag}`);
 
     if (emoji === CONTROL_EMOJI.stop && e.added) {
-      if (!runs.isActive(runId)) return say(`Run ${shortRunId(runId)} is not running (${runs.get(runId)?.status ?? 'unknown'}); nothing to stop.`);
+      if (!manager.isActive(runId)) return say(`Run ${shortRunId(runId)} is not running (${manager.get(runId)?.status ?? 'unknown'}); nothing to stop.`);
       say(`🛑 Stop requested by ${who}.`);
-      const stopped = await runs.stop(runId, e.user.id);
+      const stopped = await manager.stop(runId, e.user.id);
       say(stopped ? `🛑 Run ${shortRunId(runId)} stopped by ${who}.` : `Run ${shortRunId(runId)} had already stopped.`, ':done');
       return;
     }
@@ -96,25 +96,25 @@ export class ThreadControls {
       return;
     }
     if (emoji === CONTROL_EMOJI.playtest && e.added) {
-      if (runs.playtestRunning(runId)) return say(`🎮 A playtest of run ${shortRunId(runId)} is already running.`);
-      await runs.startPlaytest(runId, e.user.id);
+      if (manager.playtestRunning(runId)) return say(`🎮 A playtest of run ${shortRunId(runId)} is already running.`);
+      await manager.startPlaytest(runId, e.user.id);
       return;
     }
     if ((emoji === CONTROL_EMOJI.playtest && !e.added) || (emoji === CONTROL_EMOJI.stopPlaytest && e.added)) {
-      const stopped = await runs.stopPlaytest(runId, e.user.id);
+      const stopped = await manager.stopPlaytest(runId, e.user.id);
       say(stopped ? `⏹️ Playtest stopped by ${who}.` : 'No playtest is running.');
     }
   }
 
   private async refine(lane: Lane, userId: string, who: string, feedback: string | undefined, key: string): Promise<void> {
-    const { runs, writer, relay } = this.ctx;
+    const { manager, writer, relay } = this.ctx;
     const prior = lane.latest.runId;
-    if (runs.isActive(prior)) {
+    if (manager.isActive(prior)) {
       writer.note(lane.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
       return;
     }
     // Bound as soon as the row exists, so 🛑 and replies reach the refinement while its agent starts.
-    const run = await runs.refine({
+    const run = await manager.refine({
       runId: prior,
       prompt: feedback,
       startedBy: userId,

@@ -1,0 +1,105 @@
+/**
+ * Writes what the controller says in a run's thread into the outbox: opening a thread for a new
+ * run (header in the channel and a thread from it, first in line), binding a refinement to its
+ * parent's thread, visible notes and acknowledgement reactions (ahead of queued digests). Each
+ * write is one transaction; delivery is kicked afterwards. The control reactions on a header
+ * are the relay's, after the run's first content.
+ */
+import type { Card, Run } from '../../core/types.js';
+import type { Store } from '../../store/index.js';
+import type { ChannelRef, ChatLimits, MessageRef } from './chat-types.js';
+import type { Clock } from './clock.js';
+import { PRIORITY } from './pacing.js';
+import { headerText, neutralizeMentions, threadName } from './render-format.js';
+import { reactionStream } from './streams.js';
+
+export class ThreadWriter {
+  constructor(
+    private readonly store: Store,
+    private readonly limitsOf: (platform: string) => ChatLimits,
+    private readonly clock: Clock,
+    private readonly kick: (threadKey: string) => void,
+  ) {}
+
+  private iso(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /**
+   * A new thread for a new run on `platform`: header in `channel`, a thread opened from it, and
+   * the run bound to the thread. Returns the thread key and the thread op's row id.
+   */
+  openRunThread(run: Run, card: Card | undefined, platform: string, channel: ChannelRef, startedByName: string): { threadKey: string; threadOpId: number } {
+    const { store } = this;
+    const threadKey = run.id;
+    const now = this.iso();
+    const threadOpId = store.chatThreads.transaction(() => {
+      store.chatThreads.insertThread({ threadKey, platform, channel, now });
+      const header = store.outbox.enqueue(
+        {
+          threadKey,
+          runId: run.id,
+          op: 'create',
+          channel,
+          inThread: false,
+          body: headerText(run, card, startedByName),
+          dedupeKey: `header:${run.id}`,
+          priority: PRIORITY.header,
+        },
+        now,
+      ).id;
+      store.chatThreads.setHeader(threadKey, header);
+      const name = threadName(run, card, this.limitsOf(platform).maxThreadNameChars);
+      const thread = store.outbox.enqueue(
+        { threadKey, runId: run.id, op: 'thread', channel, inThread: false, targetId: header, body: name, dedupeKey: `thread:${run.id}`, priority: PRIORITY.header },
+        now,
+      ).id;
+      store.chatThreads.bindRun(run.id, threadKey, now);
+      return thread;
+    });
+    this.kick(threadKey);
+    return { threadKey, threadOpId };
+  }
+
+  /** Shows a refinement in the thread of the run it refines. */
+  bindRefinement(run: Run, threadKey: string): void {
+    this.store.chatThreads.bindRun(run.id, threadKey, this.iso());
+  }
+
+  /** A visible line in the thread, once per `dedupeKey`. */
+  note(threadKey: string, runId: string | null, text: string, dedupeKey: string): void {
+    const lane = this.store.chatThreads.getThread(threadKey);
+    if (!lane) return;
+    this.store.outbox.enqueue(
+      { threadKey, runId, op: 'create', channel: lane.channel, inThread: true, body: neutralizeMentions(text), dedupeKey: `note:${dedupeKey}`, priority: PRIORITY.reply },
+      this.iso(),
+    );
+    this.kick(threadKey);
+  }
+
+  /**
+   * Reacts to someone's message (e.g. 👀 on a steer) in a stream of its own, ahead of queued
+   * digests, paced by the platform's reaction budget.
+   */
+  acknowledge(threadKey: string, message: MessageRef, emoji: string, dedupeKey: string): void {
+    const lane = this.store.chatThreads.getThread(threadKey);
+    if (!lane) return;
+    const stream = reactionStream(message);
+    this.store.outbox.enqueue(
+      {
+        threadKey,
+        runId: null,
+        op: 'react',
+        channel: lane.channel,
+        inThread: true,
+        targetRef: message,
+        body: emoji,
+        dedupeKey: `ack:${dedupeKey}`,
+        stream,
+        priority: PRIORITY.reply,
+      },
+      this.iso(),
+    );
+    this.kick(stream);
+  }
+}
