@@ -16,14 +16,14 @@ export interface NewOutboxRow {
   op: OutboxOp;
   /** The destination channel (the thread's channel, or the team notification channel). */
   channel: string;
-  /** Post into the lane's thread (which must exist by then) rather than at the channel's top level. */
+  /** Post into the row's thread (which must exist by then) rather than at the channel's top level. */
   inThread: boolean;
   /** The outbox row whose message this edit/react/thread op targets. */
   targetId?: number | null;
   /** A platform message ref to target directly (e.g. a user's reply to acknowledge). */
   targetRef?: string | null;
   body: string;
-  /** Append a link to the lane's thread when sending (notifications). */
+  /** Append a link to the row's thread when sending (notifications). */
   linkThread?: boolean;
   /** Unique; null for rows that may repeat (status edits). */
   dedupeKey: string | null;
@@ -65,7 +65,7 @@ export interface OutboxRow {
 export interface ClaimedRow extends OutboxRow {
   /** The platform of the row's thread (`discord`, `slack`, …). */
   platform: string;
-  /** The lane's platform thread ref, when known. */
+  /** The platform thread ref of the row's thread, when known. */
   thread: string | null;
   /** The platform message of `targetId` (or `targetRef`). */
   targetMsg: string | null;
@@ -221,7 +221,7 @@ export class OutboxRepo {
     );
     const setStatus = this.db.prepare('UPDATE outbox SET status = ?, error = ?, updated_at = ? WHERE id = ?');
     const other = this.db.prepare('SELECT status, platform_msg FROM outbox WHERE id = ?');
-    const lane = this.db.prepare('SELECT thread, platform FROM run_threads WHERE thread_key = ?');
+    const threadOf = this.db.prepare('SELECT thread, platform FROM run_threads WHERE thread_key = ?');
     const deadThreadOp = this.db.prepare("SELECT error FROM outbox WHERE thread_key = ? AND op = 'thread' AND status = 'dead' LIMIT 1");
     for (;;) {
       const raw = next.get(stream) as Row | undefined;
@@ -246,7 +246,7 @@ export class OutboxRepo {
         if (t.status !== 'sent') return { kind: 'blocked' };
         targetMsg = t.platform_msg;
       }
-      const where = lane.get(row.threadKey) as { thread: string | null; platform: string } | undefined;
+      const where = threadOf.get(row.threadKey) as { thread: string | null; platform: string } | undefined;
       const thread = where?.thread ?? null;
       if (row.inThread && thread === null) {
         const failed = deadThreadOp.get(row.threadKey) as { error: string | null } | undefined;
@@ -276,7 +276,7 @@ export class OutboxRepo {
     this.db.prepare("UPDATE outbox SET status = 'sent', platform_msg = ?, error = NULL, updated_at = ? WHERE id = ?").run(platformMsg, now, id);
   }
 
-  /** Records a created thread on the row and on the lane, together. */
+  /** Records a created thread on the row and on its run thread, together. */
   markThreadCreated(id: number, threadKey: string, thread: string, now: string): void {
     this.db.transaction(() => {
       this.markSent(id, thread, now);
@@ -316,7 +316,7 @@ export class OutboxRepo {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending','inflight')").get() as { n: number }).n;
   }
 
-  /** The lane and run of a message the bot posted (reactions on it map to that run). */
+  /** The thread key and run of a message the bot posted (reactions on it map to that run). */
   findByPlatformMsg(platformMsg: string): { threadKey: string; runId: string | null } | undefined {
     const row = this.db
       .prepare("SELECT thread_key, run_id FROM outbox WHERE platform_msg = ? AND op IN ('create','thread') ORDER BY id LIMIT 1")

@@ -22,6 +22,8 @@ export interface MockRequest {
   messages: ChatMessage[];
   body: Record<string, unknown>;
   headers: http.IncomingHttpHeaders;
+  /** Set when the client hung up before the answer was complete (e.g. a stopped run). */
+  aborted?: boolean;
 }
 
 export interface MockToolCall {
@@ -44,6 +46,11 @@ export type Reply =
   | { toolCalls: MockToolCall[]; text?: string; argChunks?: number; usage?: MockUsage }
   /** An HTTP error with an OpenAI-style error body. */
   | { status: number; message?: string }
+  /**
+   * A text answer that keeps streaming `piece` every `delayMs` until the client hangs up (at most
+   * `maxChunks`, default 600): an answer that is still streaming whenever the test acts on it.
+   */
+  | { streamUntilAborted: string; delayMs: number; maxChunks?: number; usage?: MockUsage }
   /** Accept the request and never answer (until the client aborts or the server closes). */
   | { hang: true };
 
@@ -238,7 +245,11 @@ export class MockLlm {
       return;
     }
     let closed = false;
-    res.on('close', () => (closed = true));
+    let complete = false;
+    res.on('close', () => {
+      closed = true;
+      if (!complete) request.aborted = true;
+    });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const id = `chatcmpl-mock-${request.index}`;
     const created = Math.floor(Date.now() / 1000);
@@ -251,7 +262,14 @@ export class MockLlm {
 
     let produced = '';
     let finish = 'stop';
-    if ('textChunks' in reply) {
+    if ('streamUntilAborted' in reply) {
+      for (let i = 0; i < (reply.maxChunks ?? 600); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, reply.delayMs));
+        if (closed) return;
+        write({ content: reply.streamUntilAborted });
+        produced += reply.streamUntilAborted;
+      }
+    } else if ('textChunks' in reply) {
       for (const [i, piece] of reply.textChunks.entries()) {
         if (i > 0 && reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
         if (closed) return;
@@ -289,6 +307,7 @@ export class MockLlm {
       usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
     };
     res.write(`data: ${JSON.stringify(usageChunk)}\n\n`);
+    complete = true;
     res.end('data: [DONE]\n\n');
   }
 }

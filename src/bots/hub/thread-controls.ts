@@ -13,7 +13,8 @@ import { shortRunId } from './render-format.js';
 /** The prefix that turns a reply into a follow-up instead of a steer. */
 export const FOLLOW_UP_PREFIX = /^later:\s*/i;
 
-interface Lane {
+/** A run thread as the controls see it: its key and the latest run it shows. */
+interface RunThread {
   threadKey: string;
   latest: RunBinding;
 }
@@ -21,8 +22,8 @@ interface Lane {
 export class ThreadControls {
   constructor(private readonly ctx: ControllerContext) {}
 
-  /** The lane a reply or reaction belongs to, or undefined for messages outside run threads. */
-  private laneOf(e: ReplyEvent | ReactionEvent): Lane | undefined {
+  /** The run thread a reply or reaction belongs to, or undefined for messages outside run threads. */
+  private threadOf(e: ReplyEvent | ReactionEvent): RunThread | undefined {
     const { store } = this.ctx;
     let threadKey = e.thread ? store.chatThreads.findByThreadRef(e.thread)?.threadKey : undefined;
     if (!threadKey && e.kind === 'reaction') threadKey = store.outbox.findByPlatformMsg(e.message)?.threadKey;
@@ -33,25 +34,25 @@ export class ThreadControls {
 
   /** Says something visibly in the event's run thread (failures, refusals); logs when there is none. */
   tell(e: ReplyEvent | ReactionEvent, text: string): void {
-    const lane = this.laneOf(e);
-    if (lane) this.ctx.writer.note(lane.threadKey, lane.latest.runId, text, `${e.platform}:${e.dedupeKey}:tell`);
+    const rt = this.threadOf(e);
+    if (rt) this.ctx.writer.note(rt.threadKey, rt.latest.runId, text, `${e.platform}:${e.dedupeKey}:tell`);
     else this.ctx.logger.warn({ text }, 'nowhere to tell the user');
   }
 
-  private allowed(e: ReplyEvent | ReactionEvent, lane: Lane): boolean {
+  private allowed(e: ReplyEvent | ReactionEvent, rt: RunThread): boolean {
     const auth = authorize(e.user, this.ctx.auth);
     if (auth.ok) return true;
-    this.ctx.writer.note(lane.threadKey, lane.latest.runId, `⛔ ${e.user.displayName}: ${auth.message}`, `${e.platform}:${e.dedupeKey}:denied`);
+    this.ctx.writer.note(rt.threadKey, rt.latest.runId, `⛔ ${e.user.displayName}: ${auth.message}`, `${e.platform}:${e.dedupeKey}:denied`);
     return false;
   }
 
   async reply(e: ReplyEvent): Promise<void> {
-    const lane = this.laneOf(e);
+    const rt = this.threadOf(e);
     const text = e.text.trim();
-    if (!lane || !text) return;
-    if (!this.allowed(e, lane)) return;
+    if (!rt || !text) return;
+    if (!this.allowed(e, rt)) return;
     const { manager, writer } = this.ctx;
-    const runId = lane.latest.runId;
+    const runId = rt.latest.runId;
     const later = FOLLOW_UP_PREFIX.test(text);
     const body = text.replace(FOLLOW_UP_PREFIX, '').trim();
     const key = `${e.platform}:${e.dedupeKey}`;
@@ -60,7 +61,7 @@ export class ThreadControls {
       try {
         if (later) await manager.followUp(runId, body, e.user.id);
         else await manager.steer(runId, body, e.user.id);
-        writer.acknowledge(lane.threadKey, e.message, later ? '📨' : '👀', key);
+        writer.acknowledge(rt.threadKey, e.message, later ? '📨' : '👀', key);
         return;
       } catch (err) {
         // The run ended while the reply was on its way: it becomes the refinement's feedback.
@@ -68,21 +69,21 @@ export class ThreadControls {
         await manager.waitForSettled(runId);
       }
     }
-    await this.refine(lane, e.user.id, e.user.displayName, body || undefined, key);
+    await this.refine(rt, e.user.id, e.user.displayName, body || undefined, key);
   }
 
   async reaction(e: ReactionEvent): Promise<void> {
     const emoji = normalizeEmoji(e.emoji);
     const isControl = (Object.values(CONTROL_EMOJI) as string[]).includes(emoji);
     if (!isControl) return;
-    const lane = this.laneOf(e);
-    if (!lane) return;
-    if (!this.allowed(e, lane)) return;
+    const rt = this.threadOf(e);
+    if (!rt) return;
+    if (!this.allowed(e, rt)) return;
     const { manager, writer } = this.ctx;
-    const runId = lane.latest.runId;
+    const runId = rt.latest.runId;
     const key = `${e.platform}:${e.dedupeKey}`;
     const who = e.user.displayName;
-    const say = (text: string, tag = '') => writer.note(lane.threadKey, runId, text, `${key}${tag}`);
+    const say = (text: string, tag = '') => writer.note(rt.threadKey, runId, text, `${key}${tag}`);
 
     if (emoji === CONTROL_EMOJI.stop && e.added) {
       if (!manager.isActive(runId)) return say(`Run ${shortRunId(runId)} is not running (${manager.get(runId)?.status ?? 'unknown'}); nothing to stop.`);
@@ -92,7 +93,7 @@ export class ThreadControls {
       return;
     }
     if (emoji === CONTROL_EMOJI.refine && e.added) {
-      await this.refine(lane, e.user.id, who, undefined, key);
+      await this.refine(rt, e.user.id, who, undefined, key);
       return;
     }
     if (emoji === CONTROL_EMOJI.playtest && e.added) {
@@ -106,11 +107,11 @@ export class ThreadControls {
     }
   }
 
-  private async refine(lane: Lane, userId: string, who: string, feedback: string | undefined, key: string): Promise<void> {
+  private async refine(rt: RunThread, userId: string, who: string, feedback: string | undefined, key: string): Promise<void> {
     const { manager, writer, relay } = this.ctx;
-    const prior = lane.latest.runId;
+    const prior = rt.latest.runId;
     if (manager.isActive(prior)) {
-      writer.note(lane.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
+      writer.note(rt.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
       return;
     }
     // Bound as soon as the row exists, so 🛑 and replies reach the refinement while its agent starts.
@@ -118,9 +119,9 @@ export class ThreadControls {
       runId: prior,
       prompt: feedback,
       startedBy: userId,
-      onCreated: (created) => writer.bindRefinement(created, lane.threadKey),
+      onCreated: (created) => writer.bindRefinement(created, rt.threadKey),
     });
-    writer.note(lane.threadKey, run.id, `🔁 Refinement ${shortRunId(run.id)} of run ${shortRunId(prior)} started by ${who}${feedback ? ' with your feedback' : ''}.`, key);
+    writer.note(rt.threadKey, run.id, `🔁 Refinement ${shortRunId(run.id)} of run ${shortRunId(prior)} started by ${who}${feedback ? ' with your feedback' : ''}.`, key);
     relay.attach(run.id);
   }
 }

@@ -68,10 +68,10 @@ export class ThreadWriter {
 
   /** A visible line in the thread, once per `dedupeKey`. */
   note(threadKey: string, runId: string | null, text: string, dedupeKey: string): void {
-    const lane = this.store.chatThreads.getThread(threadKey);
-    if (!lane) return;
+    const thread = this.store.chatThreads.getThread(threadKey);
+    if (!thread) return;
     this.store.outbox.enqueue(
-      { threadKey, runId, op: 'create', channel: lane.channel, inThread: true, body: neutralizeMentions(text), dedupeKey: `note:${dedupeKey}`, priority: PRIORITY.reply },
+      { threadKey, runId, op: 'create', channel: thread.channel, inThread: true, body: neutralizeMentions(text), dedupeKey: `note:${dedupeKey}`, priority: PRIORITY.reply },
       this.iso(),
     );
     this.kick(threadKey);
@@ -82,15 +82,15 @@ export class ThreadWriter {
    * digests, paced by the platform's reaction budget.
    */
   acknowledge(threadKey: string, message: MessageRef, emoji: string, dedupeKey: string): void {
-    const lane = this.store.chatThreads.getThread(threadKey);
-    if (!lane) return;
+    const thread = this.store.chatThreads.getThread(threadKey);
+    if (!thread) return;
     const stream = reactionStream(message);
     this.store.outbox.enqueue(
       {
         threadKey,
         runId: null,
         op: 'react',
-        channel: lane.channel,
+        channel: thread.channel,
         inThread: true,
         targetRef: message,
         body: emoji,
