@@ -132,6 +132,11 @@ export class DiscordReceiver implements Receiver {
   }
 
   private async onInteraction(sink: EventSink, i: Interaction): Promise<void> {
+    // Commands count only from the configured server: the bot may be in others (or in DMs).
+    if (!this.ours(i.guildId)) {
+      this.log.warn({ guildId: i.guildId, interactionId: i.id }, 'ignored an interaction from outside DISCORD_GUILD_ID');
+      return;
+    }
     if (i.isAutocomplete()) return handleAutocomplete(i, sink, this.acks, this.log);
     if (i.isChatInputCommand()) return handleCommand(i, sink, this.acks, this.log);
   }

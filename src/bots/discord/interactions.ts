@@ -10,7 +10,7 @@ import type { EventSink } from '../hub/hub.js';
 import { splitMessage } from '../hub/split-message.js';
 import { commandData } from './inbound.js';
 import { AUTOCOMPLETE_MAX_CHOICES, CHOICE_NAME_MAX_CHARS, MAX_MESSAGE_CHARS, MESSAGE_HEADROOM } from './limits.js';
-import { commandEvent, focusedOption } from './translate.js';
+import { chatUser, commandEvent, focusedOption } from './translate.js';
 
 const NO_MENTIONS = { parse: [] as never[], repliedUser: false };
 
@@ -76,11 +76,12 @@ export async function handleCommand(i: ChatInputCommandInteraction, chat: Pick<E
 }
 
 export async function handleAutocomplete(i: AutocompleteInteraction, chat: Pick<EventSink, 'autocompleteCards'>, acks: AckFirst, logger: Logger): Promise<void> {
-  const focused = focusedOption(commandData(i).options);
+  const data = commandData(i);
+  const focused = focusedOption(data.options);
   const choices =
     focused && completesCards(i.commandName, focused.name)
       ? chat
-          .autocompleteCards(focused.value)
+          .autocompleteCards(focused.value, chatUser(data.user, data.roleIds))
           .slice(0, AUTOCOMPLETE_MAX_CHOICES)
           .map((c) => ({ name: c.label.slice(0, CHOICE_NAME_MAX_CHARS), value: c.value.slice(0, CHOICE_NAME_MAX_CHARS) }))
       : [];

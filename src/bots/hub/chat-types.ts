@@ -20,6 +20,11 @@ export interface ChatUser {
   roleIds: string[];
   /** True for bots, the bot itself included. Adapters filter their own messages; this is the second check. */
   isBot: boolean;
+  /**
+   * A guest, or a user of another organization (Slack Connect), or someone the adapter could not
+   * vouch for: allowed only when listed by id in ALLOWED_USERS, never by ALLOW_ALL_USERS.
+   */
+  restricted?: boolean;
 }
 
 interface ChatEventBase {
@@ -164,6 +169,11 @@ export interface ChatPort {
   react(message: MessageRef, emoji: string): Promise<void>;
   /** Opens a thread from a top-level message (Discord: public thread, id = message id; Slack: the message's ts). */
   createThread(channel: ChannelRef, from: MessageRef, name: string): Promise<ThreadRef>;
+  /**
+   * Says `text` to one person only, in a thread or channel (Slack `chat.postEphemeral`), where
+   * the platform has ephemeral messages. Best effort: not retried, not stored.
+   */
+  whisper?(channel: ChannelRef, thread: ThreadRef | null, user: string, text: string): Promise<void>;
   /** A link users can click to open a thread or message, when the platform has one. */
   permalink?(channel: ChannelRef, thread: ThreadRef | null, message?: MessageRef | null): string | null;
   classifyError(err: unknown): DeliveryErrorClass;

@@ -13,11 +13,12 @@ export class CommandHandlers {
 
   async handle(e: CommandEvent): Promise<void> {
     const cmd = parseCommand(e.name, e.options, e.text);
+    if (cmd.kind === 'help') return e.respond(HELP_TEXT);
+    if (cmd.kind === 'bad') return e.respond(cmd.message);
+    // Everything else (reads included: runs and cards show what the team works on) needs permission.
+    const auth = authorize(e.user, this.ctx.auth);
+    if (!auth.ok) return e.respond(auth.message);
     switch (cmd.kind) {
-      case 'help':
-        return e.respond(HELP_TEXT);
-      case 'bad':
-        return e.respond(cmd.message);
       case 'runs':
         return e.respond(this.listRuns());
       case 'card-list':
@@ -25,8 +26,6 @@ export class CommandHandlers {
       case 'card-show':
         return e.respond(this.showCard(cmd.id));
       case 'card-add': {
-        const auth = authorize(e.user, this.ctx.auth);
-        if (!auth.ok) return e.respond(auth.message);
         const card = this.ctx.manager.cards.add({ id: cmd.id, title: cmd.title, body: cmd.body });
         return e.respond(`🗂️ Added ${card.id} — ${neutralizeMentions(card.title)}. Start it with /run ${card.id}.`);
       }
@@ -41,8 +40,6 @@ export class CommandHandlers {
    */
   private async run(e: CommandEvent, cardId: string, prompt: string | undefined): Promise<void> {
     const { manager, writer, delivery, relay, logger } = this.ctx;
-    const auth = authorize(e.user, this.ctx.auth);
-    if (!auth.ok) return e.respond(auth.message);
     let opened: { threadKey: string; threadOpId: number } | null = null;
     let run;
     try {

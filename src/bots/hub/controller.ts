@@ -6,7 +6,8 @@
  * full error, and is tracked so `idle()` can await it.
  */
 import type { Logger } from 'pino';
-import type { ChatEvent, ChatLimits, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
+import { authorize } from './authorize.js';
+import type { ChatEvent, ChatLimits, ChatUser, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { CommandHandlers } from './command-handlers.js';
 import { chatMessage, type ControllerContext } from './controller-context.js';
@@ -52,8 +53,9 @@ export class ChatController {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  /** Card suggestions for autocomplete: `value` is the id, `label` id and title. */
-  autocompleteCards(query: string, limit = 25): { value: string; label: string }[] {
+  /** Card suggestions for autocomplete (none for someone who may not use the bot): `value` is the id, `label` id and title. */
+  autocompleteCards(query: string, user: ChatUser, limit = 25): { value: string; label: string }[] {
+    if (!authorize(user, this.opts.auth).ok) return [];
     try {
       return this.opts.manager.cards.search(query.trim(), limit).map((c) => ({ value: c.id, label: `${c.id} — ${c.title}`.slice(0, 100) }));
     } catch (err) {

@@ -106,6 +106,20 @@ export class Delivery {
     this.running.add(tracked);
   }
 
+  /**
+   * Says `text` to one person only (`ChatPort.whisper`), paced like a post and ahead of digests.
+   * Best effort: ephemeral messages are not stored, so a failure is logged and dropped.
+   */
+  async whisper(port: ChatPort, channel: string, thread: string | null, user: string, text: string): Promise<void> {
+    if (!port.whisper || this.stopped) return;
+    const dest: Destination = { platform: port.platform, limits: port.limits, kind: 'post', channel, thread };
+    try {
+      await this.pacer.schedule(dest, PRIORITY.reply, () => port.whisper!(channel, thread, user, text));
+    } catch (err) {
+      this.opts.logger.warn({ err, channel }, 'could not whisper to a user');
+    }
+  }
+
   /** Resolves once nothing is pending or in flight (rate-limited rows included). */
   drain(): Promise<void> {
     for (const stream of this.opts.store.outbox.pendingStreams()) this.kick(stream);

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from '../../config.js';
 import type { RunEvent } from '../../core/types.js';
 import type { Store } from '../../store/index.js';
-import type { ChannelRef, ChatEvent, ChatLimits, ChatPort, ThreadRef } from './chat-types.js';
+import type { ChannelRef, ChatEvent, ChatLimits, ChatPort, ChatUser, ThreadRef } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { ChatController, type RunControl } from './controller.js';
 import { Delivery } from './delivery.js';
@@ -39,8 +39,8 @@ export interface EventSink {
   track(kind: string, work: () => Promise<void>): void;
   /** Handles one translated event; never rejects. */
   handle(event: ChatEvent): Promise<void>;
-  /** Card suggestions for autocomplete: `value` is the id, `label` id and title. */
-  autocompleteCards(query: string): { value: string; label: string }[];
+  /** Card suggestions for autocomplete, for `user` (none for someone who may not use the bot). */
+  autocompleteCards(query: string, user: ChatUser): { value: string; label: string }[];
   /**
    * The platform's thread refs that runs still use: active runs, and recent interrupted ones
    * that a reply may refine (a restarted Discord bot joins them again).
@@ -145,7 +145,7 @@ export class ChatHub {
     const sink: EventSink = {
       track: (kind, work) => this.inbound.track(kind, work),
       handle: (event) => this.controller.handle(event),
-      autocompleteCards: (q) => this.controller.autocompleteCards(q),
+      autocompleteCards: (q, user) => this.controller.autocompleteCards(q, user),
       threadsInUse: (platform) => this.threadsInUse(platform),
     };
     const started: Receiver[] = [];
@@ -188,8 +188,8 @@ export class ChatHub {
     return this.controller.handle(event);
   }
 
-  autocompleteCards(query: string): { value: string; label: string }[] {
-    return this.controller.autocompleteCards(query);
+  autocompleteCards(query: string, user: ChatUser): { value: string; label: string }[] {
+    return this.controller.autocompleteCards(query, user);
   }
 
   /** Resolves when every inbound event received so far is handled and the outbox is empty. */

@@ -20,3 +20,11 @@ export function reactionStream(outboxId: number | string): string {
 export function notifyStream(channel: string): string {
   return `notify:${channel}`;
 }
+
+/**
+ * The stream of the bot's answers to people in a thread (a stop, a refusal, a refinement started):
+ * apart from the run's content, so they never wait behind a backlog of digests.
+ */
+export function replyStream(threadKey: string): string {
+  return `reply:${threadKey}`;
+}

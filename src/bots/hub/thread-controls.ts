@@ -10,6 +10,9 @@ import { CONTROL_EMOJI, normalizeEmoji, type ReactionEvent, type ReplyEvent } fr
 import type { ControllerContext } from './controller-context.js';
 import { shortRunId } from './render-format.js';
 
+/** A refusal shown in a thread (where it cannot be private) is repeated to one person at most this often. */
+export const REFUSAL_NOTE_EVERY_MS = 10 * 60 * 1000;
+
 /** The prefix that turns a reply into a follow-up instead of a steer. */
 export const FOLLOW_UP_PREFIX = /^later:\s*/i;
 
@@ -20,6 +23,9 @@ interface RunThread {
 }
 
 export class ThreadControls {
+  /** When a refusal was last shown to a person in a thread (`threadKey|userId`). */
+  private readonly refusedAt = new Map<string, number>();
+
   constructor(private readonly ctx: ControllerContext) {}
 
   /** The run thread a reply or reaction belongs to, or undefined for messages outside run threads. */
@@ -42,8 +48,30 @@ export class ThreadControls {
   private allowed(e: ReplyEvent | ReactionEvent, rt: RunThread): boolean {
     const auth = authorize(e.user, this.ctx.auth);
     if (auth.ok) return true;
-    this.ctx.writer.note(rt.threadKey, rt.latest.runId, `⛔ ${e.user.displayName}: ${auth.message}`, `${e.platform}:${e.dedupeKey}:denied`);
+    this.refuse(e, rt, `⛔ ${e.user.displayName}: ${auth.message}`);
     return false;
+  }
+
+  /**
+   * Tells a person they may not do that: privately where the platform can; otherwise in the
+   * thread, at most once per person per thread every ten minutes (no wall of refusals).
+   */
+  private refuse(e: ReplyEvent | ReactionEvent, rt: RunThread, text: string): void {
+    const { store, clock, delivery, writer, logger } = this.ctx;
+    const port = this.ctx.portOf(e.platform);
+    const thread = store.chatThreads.getThread(rt.threadKey);
+    if (port?.whisper && thread) {
+      void delivery.whisper(port, thread.channel, thread.thread, e.user.id, text);
+      return;
+    }
+    const key = `${rt.threadKey}|${e.user.id}`;
+    const last = this.refusedAt.get(key);
+    if (last !== undefined && clock.now() - last < REFUSAL_NOTE_EVERY_MS) {
+      logger.info({ user: e.user.id, threadKey: rt.threadKey }, 'refused again; not repeating the note');
+      return;
+    }
+    this.refusedAt.set(key, clock.now());
+    writer.note(rt.threadKey, rt.latest.runId, text, `${e.platform}:${e.dedupeKey}:denied`);
   }
 
   async reply(e: ReplyEvent): Promise<void> {

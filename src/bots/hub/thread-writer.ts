@@ -11,7 +11,7 @@ import type { ChannelRef, ChatLimits, MessageRef } from './chat-types.js';
 import type { Clock } from './clock.js';
 import { PRIORITY } from './pacing.js';
 import { headerText, neutralizeMentions, threadName } from './render-format.js';
-import { reactionStream } from './streams.js';
+import { reactionStream, replyStream } from './streams.js';
 
 export class ThreadWriter {
   constructor(
@@ -66,15 +66,29 @@ export class ThreadWriter {
     this.store.chatThreads.bindRun(run.id, threadKey, this.iso());
   }
 
-  /** A visible line in the thread, once per `dedupeKey`. */
+  /**
+   * A visible line in the thread, once per `dedupeKey`: an answer to a person, in its own stream
+   * and ahead of queued digests.
+   */
   note(threadKey: string, runId: string | null, text: string, dedupeKey: string): void {
     const thread = this.store.chatThreads.getThread(threadKey);
     if (!thread) return;
+    const stream = replyStream(threadKey);
     this.store.outbox.enqueue(
-      { threadKey, runId, op: 'create', channel: thread.channel, inThread: true, body: neutralizeMentions(text), dedupeKey: `note:${dedupeKey}`, priority: PRIORITY.reply },
+      {
+        threadKey,
+        runId,
+        op: 'create',
+        channel: thread.channel,
+        inThread: true,
+        body: neutralizeMentions(text),
+        dedupeKey: `note:${dedupeKey}`,
+        stream,
+        priority: PRIORITY.reply,
+      },
       this.iso(),
     );
-    this.kick(threadKey);
+    this.kick(stream);
   }
 
   /**

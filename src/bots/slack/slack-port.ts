@@ -18,7 +18,7 @@ type WebClient = InstanceType<typeof webApi.WebClient>;
 
 /** What the port calls on the write client (a real `WebClient` in production and tests). */
 export type SlackWriteClient = {
-  chat: Pick<WebClient['chat'], 'postMessage' | 'update'>;
+  chat: Pick<WebClient['chat'], 'postMessage' | 'postEphemeral' | 'update'>;
   reactions: Pick<WebClient['reactions'], 'add'>;
   conversations: Pick<WebClient['conversations'], 'replies' | 'history'>;
 };
@@ -90,6 +90,17 @@ export class SlackPort implements ChatPort {
       if (platformError(err) === 'already_reacted') return;
       throw err;
     }
+  }
+
+  /** An ephemeral message only `user` (`slack:U…`) sees, in the thread when given. */
+  async whisper(channel: ChannelRef, thread: ThreadRef | null, user: string, body: string): Promise<void> {
+    const target = this.resolve(channelIdOf(channel));
+    await this.opts.client.chat.postEphemeral({
+      channel: target,
+      user: user.replace(/^slack:/, ''),
+      text: slackText(body),
+      ...(thread ? { thread_ts: messageIdsOf(thread).ts } : {}),
+    });
   }
 
   /** A Slack thread is its parent message: the header's ts becomes `thread_ts`. No API call. */

@@ -96,7 +96,7 @@ export class SlackReceiver implements Receiver {
     const writer = createWriteClient(opts.slack);
     const who = await writer.auth.test();
     if (!who.user_id || !who.bot_id) throw new Error('Slack auth.test did not name the bot user: is SLACK_BOT_TOKEN a bot (xoxb-) token?');
-    return new SlackReceiver(opts, writer, { userId: who.user_id, botId: who.bot_id }, who.url ?? 'https://slack.com/');
+    return new SlackReceiver(opts, writer, { userId: who.user_id, botId: who.bot_id, teamId: who.team_id ?? null }, who.url ?? 'https://slack.com/');
   }
 
   private constructor(
@@ -133,7 +133,7 @@ export class SlackReceiver implements Receiver {
       });
       this.app = new App({ ...common, receiver });
     }
-    this.names = new UserNames(createLookupClient(opts.slack), this.log);
+    this.names = new UserNames(createLookupClient(opts.slack), this.log, me.teamId);
     this.port = new SlackPort({
       client: writer,
       teamUrl,
@@ -190,12 +190,15 @@ export class SlackReceiver implements Receiver {
         // Acknowledge first: Slack shows the user an error after 3 s; everything else happens after.
         await ack();
         const cmd = command as unknown as SlashCommandData;
+        if (!this.ours(cmd.team_id)) return;
         this.track('command', async (sink) => {
           const answer = async (text: string): Promise<void> => {
             await respond({ response_type: 'ephemeral', text: slackText(text) });
           };
           const event = commandEvent(cmd, answer);
-          event.user.displayName = await this.names.of(cmd.user_id, cmd.user_name);
+          const who = await this.names.of(cmd.user_id, cmd.user_name);
+          event.user.displayName = who.name;
+          event.user.restricted = who.restricted;
           await sink.handle(event);
         });
       });
@@ -208,11 +211,24 @@ export class SlackReceiver implements Receiver {
     });
   }
 
+  /**
+   * Whether a request comes from the workspace the app is installed in: commands and events of
+   * any other are ignored (a shared app, an org-wide install, a forwarded request).
+   */
+  private ours(teamId: string | undefined): boolean {
+    if (this.me.teamId === null || teamId === undefined || teamId === this.me.teamId) return true;
+    this.log.warn({ teamId }, 'ignored a request from another Slack workspace');
+    return false;
+  }
+
   private async onEvent(sink: EventSink, body: EventBody, translate: (body: EventBody, me: BotIdentity) => ChatEvent | null): Promise<void> {
+    if (!this.ours(body.team_id)) return;
     const event = translate(body, this.me);
     if (!event) return;
     if (event.kind === 'reply' || event.kind === 'reaction') {
-      event.user.displayName = await this.names.of(event.user.id.replace(/^slack:/, ''));
+      const who = await this.names.of(event.user.id.replace(/^slack:/, ''));
+      event.user.displayName = who.name;
+      event.user.restricted = who.restricted;
     }
     await sink.handle(event);
   }

@@ -64,12 +64,16 @@ export interface SlashCommandData {
 /** An `event_callback` body: the envelope around one event. */
 export interface EventBody {
   event_id?: string;
+  /** The workspace the event happened in. */
+  team_id?: string;
   event: Record<string, unknown>;
 }
 
 export interface BotIdentity {
   userId: string;
   botId: string;
+  /** The workspace the app is installed in (auth.test). */
+  teamId: string | null;
 }
 
 function chatUser(userId: string, displayName: string | undefined, isBot = false): ChatUser {

@@ -64,6 +64,8 @@ export async function makeDiscordDriver(): Promise<DiscordDriver> {
 
     header: (thread) => post(fake.message(thread.id)!),
     controlReactions: true,
+    privateRefusals: false,
+    seenBy: (thread) => botMessages(fake, thread.id).map((m) => m.content),
     headerControls: (thread) => fake.reactions(fake.channels.general, thread.id).map((r) => CONTROL_OF.get(r.emoji.name)!),
     threadPosts: (thread) => botMessages(fake, thread.id).map(post),
     threadCount: () => fake.threads().length,

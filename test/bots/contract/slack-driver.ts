@@ -70,6 +70,8 @@ export async function makeSlackDriver(): Promise<SlackDriver> {
 
     header: (thread) => post(slack.message('general', thread.id)!),
     controlReactions: false,
+    privateRefusals: true,
+    seenBy: (thread, user) => slack.ephemerals.filter((e) => e.user === slack.users[user] && e.threadTs === thread.id).map((e) => e.text),
     headerControls: (thread) => slack.message('general', thread.id)!.reactions.map((r) => CONTROL_OF.get(r.name)!),
     threadPosts: (thread) => threadPosts(slack, thread.id).map(post),
     threadCount: () => botPosts(slack).filter((m) => !m.threadTs).length,

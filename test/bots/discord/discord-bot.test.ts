@@ -87,4 +87,14 @@ describe('Discord bot against the fake Discord: Discord quirks', { timeout: 120_
   it('caused no 429 in this whole file', () => {
     expect(w.fake.rateLimitHits).toEqual([]);
   });
+
+  it('ignores commands from a server other than DISCORD_GUILD_ID', async () => {
+    const foreign = w.fake.sendCommand({ name: 'runs', user: 'alice', guildId: '999999999999999999' });
+    // Events arrive in order on the one gateway connection: once a later command is answered,
+    // the foreign one has been handled.
+    const later = w.fake.sendCommand({ name: 'runs', user: 'alice' });
+    await later.waitForOriginal((m) => m.content.length > 0, AGENT_WAIT);
+    await w.bot.idle();
+    expect(foreign.record.callbacks).toEqual([]);
+  });
 });

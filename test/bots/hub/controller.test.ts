@@ -127,7 +127,15 @@ describe('controller: commands', () => {
     expect(list.answers[0]).toContain('`card-1` — Add a jump button');
     expect(show.answers[0]).toContain('Space makes the player jump.');
     expect(help.answers[0]).toContain('later:');
-    expect(bot.autocompleteCards('jump')).toEqual([{ value: 'card-1', label: 'card-1 — Add a jump button' }]);
+    expect(bot.autocompleteCards('jump', ada)).toEqual([{ value: 'card-1', label: 'card-1 — Add a jump button' }]);
+    // Cards are the team's: someone who may not use the bot sees none, and cannot list or show them.
+    expect(bot.autocompleteCards('jump', eve)).toEqual([]);
+    const eveList = command('/card list', eve);
+    const eveRuns = command('/runs', eve);
+    await Promise.all([bot.handle(eveList), bot.handle(eveRuns)]);
+    expect(eveList.answers[0]).toMatch(/not allowed/);
+    expect(eveRuns.answers[0]).toMatch(/not allowed/);
+    expect(eveList.answers.join('\n')).not.toContain('card-1');
   });
 
   it('/run opens a thread from a header with the controls, shows the run there, and reports in the team channel', async () => {

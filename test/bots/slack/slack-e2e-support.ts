@@ -47,13 +47,15 @@ export interface WorldOptions {
   flushDelayMs?: number;
   /** HTTP mode (signed requests to the bot's own server on 127.0.0.1) instead of Socket Mode. */
   http?: boolean;
+  /** Who may use the bot (default: alice by id). */
+  auth?: (slack: FakeSlack) => AuthConfig;
 }
 
 export async function startWorld(llm: MockLlm, options: WorldOptions = {}): Promise<World> {
   const slack = await startFakeSlack({ rateLimits: FAKE_RATE_LIMITS });
   const h = await makeHarness(llm, { env: options.env });
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
-  const auth: AuthConfig = { allowedUsers: [`slack:${slack.users.alice}`], allowedRoles: [], allowAll: false };
+  const auth: AuthConfig = options.auth?.(slack) ?? { allowedUsers: [`slack:${slack.users.alice}`], allowedRoles: [], allowAll: false };
   const config: SlackConfig = {
     botToken: slack.botToken,
     appToken: options.http ? null : slack.appToken,

@@ -7,7 +7,7 @@ import { permalinkOf } from '../../../src/bots/slack/refs.js';
 import { classifySlackError } from '../../../src/bots/slack/slack-port.js';
 import { commandEvent, emojiOfReaction, messageEvent, plainText, reactionEvent, reactionName } from '../../../src/bots/slack/translate.js';
 
-const me = { userId: 'UBOT', botId: 'BBOT' };
+const me = { userId: 'UBOT', botId: 'BBOT', teamId: 'T1' };
 const reply = (event: Record<string, unknown>) => messageEvent({ event_id: 'Ev1', event: { type: 'message', channel: 'C1', user: 'U1', ts: '2.0', thread_ts: '1.0', text: 'hi', ...event } }, me, 'Ada');
 
 describe('Slack translate', () => {

@@ -23,6 +23,8 @@ export interface CommandSpec {
   roles?: string[];
   /** Default: #general. */
   channelId?: string;
+  /** The server the interaction comes from (default: the fake's own guild). */
+  guildId?: string;
 }
 
 export interface InteractionHandle {
@@ -226,8 +228,8 @@ export class FakeDriver {
         ...(command?.guildId ? { guild_id: command.guildId } : {}),
         ...(Object.keys(resolved).length ? { resolved } : {}),
       },
-      guild_id: state.guildId,
-      guild: { id: state.guildId, locale: 'en-US', features: [] },
+      guild_id: spec.guildId ?? state.guildId,
+      guild: { id: spec.guildId ?? state.guildId, locale: 'en-US', features: [] },
       channel_id: channel.id,
       channel: channelPayload(state, channel),
       member: { ...memberPayload(state, member), permissions: memberPermissions(state, member).toString() },

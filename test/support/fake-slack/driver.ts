@@ -16,6 +16,8 @@ export interface SlashCommandSpec {
   channel?: string;
   /** HTTP mode only. */
   signature?: SignatureMode;
+  /** The workspace the command comes from (default: the fake's own). */
+  teamId?: string;
 }
 
 export interface SlashCommandHandle {
@@ -64,7 +66,8 @@ export class FakeSlackDriver {
       deliveryIds: [], responses: [],
     };
     state.commands.set(id, record);
-    const delivery = this.router.deliver('slash_commands', slashCommandBody(state, record), { signature: spec.signature });
+    const body = { ...slashCommandBody(state, record), ...(spec.teamId ? { team_id: spec.teamId } : {}) };
+    const delivery = this.router.deliver('slash_commands', body, { signature: spec.signature });
     record.deliveryIds.push(delivery.id);
     state.changed();
     let ack: Promise<AckRecord> | undefined;

@@ -166,6 +166,12 @@ function seed(core: SlackCore, options: FakeSlackOptions): Setup {
     users[name] = id;
     state.users.set(id, { id, name, realName: name[0]!.toUpperCase() + name.slice(1), isBot: false });
   }
+  // A guest and a Slack Connect user from another organization, members of the channels too.
+  for (const [name, extra] of [['gina', { restricted: true }], ['xena', { teamId: 'TEXTERNAL1' }]] as const) {
+    const id = ids.next('U');
+    users[name] = id;
+    state.users.set(id, { id, name, realName: name[0]!.toUpperCase() + name.slice(1), isBot: false, ...extra });
+  }
   const everyone = Object.values(users);
   const channel = (name: string, withBot: boolean): string => {
     const c: FakeChannel = { id: ids.next('C'), name, isPrivate: false, members: new Set([...everyone, ...(withBot ? [state.botUserId] : [])]) };

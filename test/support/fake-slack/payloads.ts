@@ -136,7 +136,8 @@ export function userJson(state: FakeState, userId: string): Record<string, unkno
   const u = state.users.get(userId);
   if (!u) return undefined;
   return {
-    id: u.id, team_id: state.teamId, name: u.name, real_name: u.realName, is_bot: u.isBot, deleted: false, is_admin: false,
+    id: u.id, team_id: u.teamId ?? state.teamId, name: u.name, real_name: u.realName, is_bot: u.isBot, deleted: false, is_admin: false,
+    is_restricted: u.restricted ?? false, is_ultra_restricted: false, is_stranger: u.teamId !== undefined && u.teamId !== state.teamId,
     profile: { real_name: u.realName, display_name: u.name, ...(u.botId ? { bot_id: u.botId } : {}) },
   };
 }

@@ -9,6 +9,10 @@ export interface FakeUser {
   isBot: boolean;
   /** Set for the app's bot user (B…). */
   botId?: string;
+  /** A guest account (`is_restricted`). */
+  restricted?: boolean;
+  /** The user's own workspace when it is not this one (a Slack Connect user). */
+  teamId?: string;
 }
 
 export interface FakeChannel {
