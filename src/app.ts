@@ -86,6 +86,8 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
       receivers = await platformReceivers(config, logger);
     }
     await hub.start(receivers);
+    // Runs a previous process left queued wait here again, in their order.
+    engine.manager.resumeQueue();
     logger.info({ platforms: receivers.map((r) => r.platform) }, 'bot started');
     // Until a receiver ends by itself (console :quit, Discord session lost) or a signal comes.
     await Promise.race([hub.done, stopRequested]);

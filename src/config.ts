@@ -3,6 +3,7 @@
  * `.env.example` and returns typed options; nothing else in `src/` touches `process.env`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import shellQuote from 'shell-quote';
@@ -53,6 +54,8 @@ export interface Config {
   discord: DiscordConfig | null;
   slack: SlackConfig | null;
   auth: AuthConfig;
+  /** The run queue: agents at once (MAX_CONCURRENT_RUNS) and queued + running runs per person (MAX_RUNS_PER_USER, null: no limit). */
+  queue: { maxConcurrentRuns: number; maxRunsPerUser: number | null };
 }
 
 /** Variables the agent must never see: its tools run arbitrary commands with its environment. */
@@ -86,6 +89,8 @@ const schema = z.object({
   ALLOWED_USERS: optional,
   ALLOWED_ROLES: optional.pipe(z.string().regex(/^\d{5,25}(\s*,\s*\d{5,25})*$/, 'must be comma-separated numeric Discord role ids').optional()),
   ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
+  MAX_CONCURRENT_RUNS: optional.pipe(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000).optional()),
+  MAX_RUNS_PER_USER: optional.pipe(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1 (unset it for no limit)').optional()),
 });
 
 /**
@@ -225,5 +230,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     discord,
     slack,
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
+    queue: { maxConcurrentRuns: e.MAX_CONCURRENT_RUNS ?? Math.max(1, os.availableParallelism()), maxRunsPerUser: e.MAX_RUNS_PER_USER ?? null },
   };
 }

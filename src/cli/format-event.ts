@@ -20,6 +20,8 @@ export function formatEvent(event: RunEvent): string {
   switch (d.type) {
     case 'run_started':
       return line(d.refinementOf ? `refining run ${d.refinementOf.slice(0, 8)} on ${d.branch}` : `started on ${d.branch ?? 'the repository checkout'}${d.worktreePath ? ` in ${d.worktreePath}` : ''}`);
+    case 'run_queued':
+      return line(`queued, position ${d.position}: waiting for a free slot (at most ${d.maxConcurrent} run${d.maxConcurrent === 1 ? '' : 's'} at once)`);
     case 'assistant_text':
       return line(`agent:\n${indent(clip(d.text, 4000))}`);
     case 'tool_start':

@@ -25,10 +25,12 @@ function print(io: CliIo, text: string): void {
   io.stdout.write(`${text}\n`);
 }
 
-function runLine(r: Run): string {
+function runLine(r: Run, positions: Map<string, number> = new Map()): string {
   const when = r.createdAt.slice(0, 16).replace('T', ' ');
   const parent = r.parentRunId ? ` (refines ${r.parentRunId.slice(0, 8)})` : '';
-  return `${r.id.slice(0, 8)}  ${r.status.padEnd(11)} ${r.cardId.padEnd(16)} ${when}  ${r.branch ?? '-'}${parent}`;
+  const place = positions.get(r.id);
+  const status = r.status === 'queued' && place ? `queued #${place}` : r.status;
+  return `${r.id.slice(0, 8)}  ${status.padEnd(11)} ${r.cardId.padEnd(16)} ${when}  ${r.branch ?? '-'}${parent}`;
 }
 
 function cardLine(c: Card): string {
@@ -78,7 +80,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       const c = e.cards.require(id);
       const runs = e.manager.listForCard(c.id);
       print(io, `${c.id}: ${c.title}\nstatus: ${c.status}\n\n${c.body || '(no description)'}`);
-      if (runs.length) print(io, `\nruns:\n${runs.map(runLine).join('\n')}`);
+      if (runs.length) print(io, `\nruns:\n${runs.map((r) => runLine(r)).join('\n')}`);
     }),
   );
   cards
@@ -130,8 +132,9 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .action((opts: { card?: string; json?: boolean; limit: string }) =>
       withEngine(async (e) => {
         const list = opts.card ? e.manager.listForCard(e.cards.require(opts.card).id) : e.manager.list(Number(opts.limit) || 30);
-        if (opts.json) print(io, JSON.stringify(list, null, 2));
-        else print(io, list.length ? list.map(runLine).join('\n') : 'no runs yet: start one with "chatops run <card>"');
+        const positions = e.manager.queuePositions();
+        if (opts.json) print(io, JSON.stringify(list.map((r) => ({ ...r, queuePosition: positions.get(r.id) ?? null })), null, 2));
+        else print(io, list.length ? list.map((r) => runLine(r, positions)).join('\n') : 'no runs yet: start one with "chatops run <card>"');
       }),
     );
   runs

@@ -21,6 +21,8 @@ export interface ActiveRunsDeps {
   dirs: WorkDirs;
   logger: Logger;
   now: () => Date;
+  /** Called after a run settled and released its directory (the run queue admits the next). */
+  onSettled?: (run: Run) => void;
 }
 
 export interface LaunchOptions {
@@ -146,7 +148,13 @@ export class ActiveRuns {
       run = this.deps.store.runs.get(entry.runId)!;
     }
     await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
-    entry.resolveSettled(this.deps.store.runs.get(entry.runId) ?? run);
+    const final = this.deps.store.runs.get(entry.runId) ?? run;
+    entry.resolveSettled(final);
+    try {
+      this.deps.onSettled?.(final);
+    } catch (err) {
+      this.deps.logger.error({ err, runId: entry.runId }, 'after a run settled, the queue could not move on');
+    }
   }
 
   /** Head commit, dirty warning, files changed, usage and status; releases the directory. */

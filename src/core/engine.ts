@@ -33,6 +33,8 @@ export interface EngineOptions {
   now?: () => Date;
   /** Playtest stop grace period. */
   playtestStopTimeoutMs?: number;
+  /** How often queued runs look at the shared queue again (default 1 s). */
+  queuePollMs?: number;
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
@@ -80,6 +82,9 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     sessionsDir: config.sessionsDir,
     logger: logger.child({ component: 'runs' }),
     now: options.now,
+    maxConcurrentRuns: config.queue.maxConcurrentRuns,
+    maxRunsPerUser: config.queue.maxRunsPerUser,
+    queuePollMs: options.queuePollMs,
   });
   manager.recoverInterrupted();
   let closed: Promise<void> | null = null;

@@ -9,7 +9,7 @@ import type { RunEvent, RunEventData } from './types.js';
 
 export type RunEventListener = (event: RunEvent) => void;
 
-const IMMEDIATE: ReadonlySet<RunEventData['type']> = new Set(['run_started', 'run_settled', 'stop_requested', 'user_message']);
+const IMMEDIATE: ReadonlySet<RunEventData['type']> = new Set(['run_queued', 'run_started', 'run_settled', 'stop_requested', 'user_message']);
 
 export class EventLog {
   private pending: { runId: string; data: RunEventData; createdAt: string }[] = [];

@@ -8,15 +8,16 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { NewRun } from '../store/runs-repo.js';
-import { ActiveRuns } from './active-runs.js';
+import { ActiveRuns, type LaunchOptions } from './active-runs.js';
 import type { AgentDriver, AgentSession } from './agent/agent-driver.js';
 import type { Cards } from './cards.js';
-import { NotFoundError, UserError } from './errors.js';
+import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
 import { isAlive, processTree, signalTree } from './process-tree.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
+import { RunQueue } from './run-queue.js';
 import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
 import { settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
@@ -33,6 +34,12 @@ export interface RunManagerDeps {
   sessionsDir: string;
   logger: Logger;
   now?: () => Date;
+  /** Agents that may run at once (MAX_CONCURRENT_RUNS); further runs wait `queued`. Default: unlimited. */
+  maxConcurrentRuns?: number;
+  /** Queued + running runs one person may have (MAX_RUNS_PER_USER); null: no limit. */
+  maxRunsPerUser?: number | null;
+  /** How often a process with queued runs looks at the shared queue again (other processes' runs settle unseen). */
+  queuePollMs?: number;
 }
 
 export interface StartRunInput {
@@ -46,6 +53,8 @@ export interface StartRunInput {
   startedBy: string;
   /** Called once the run's row exists, before its agent starts (e.g. to bind a chat thread). */
   onCreated?: (run: Run) => void;
+  /** Called when the run has to wait in the queue (MAX_CONCURRENT_RUNS), with its place (1 = next). */
+  onQueued?: (position: number) => void;
 }
 
 export interface RefineRunInput {
@@ -55,6 +64,8 @@ export interface RefineRunInput {
   startedBy: string;
   /** Called once the run's row exists, before its agent starts (e.g. to bind a chat thread). */
   onCreated?: (run: Run) => void;
+  /** Called when the run has to wait in the queue, with its place (1 = next). */
+  onQueued?: (position: number) => void;
 }
 
 export function hashToken(token: string): string {
@@ -64,12 +75,23 @@ export function hashToken(token: string): string {
 export class RunManager {
   private readonly dirs: WorkDirs;
   private readonly active: ActiveRuns;
+  private readonly queue: RunQueue;
+  /** Runs of this process waiting in the queue: settled when they were cancelled or, once admitted, when their agent settles. */
+  private readonly waiting = new Map<string, Promise<Run>>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: RunManagerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.dirs = new WorkDirs(deps.store.runs, deps.repoRoot);
-    this.active = new ActiveRuns({ ...deps, dirs: this.dirs, now: this.now });
+    this.queue = new RunQueue({
+      runs: deps.store.runs,
+      maxConcurrent: Math.max(1, deps.maxConcurrentRuns ?? Number.MAX_SAFE_INTEGER),
+      isOwnerAlive: (pid) => pid === process.pid || isAlive(pid),
+      onPosition: (runId, position) => this.announcePosition(runId, position),
+      now: this.now,
+      pollMs: deps.queuePollMs,
+    });
+    this.active = new ActiveRuns({ ...deps, dirs: this.dirs, now: this.now, onSettled: () => this.queue.pump() });
   }
 
   get cards(): Cards {
@@ -100,6 +122,7 @@ export class RunManager {
    */
   async start(input: StartRunInput): Promise<Run> {
     const card = this.deps.cards.require(input.cardId);
+    this.assertUnderUserLimit(input.startedBy);
     const id = randomUUID();
     const useWorktree = input.useWorktree ?? true;
     let planned: { path: string; branch: string } | null = null;
@@ -137,7 +160,7 @@ export class RunManager {
     input.onCreated?.(this.deps.store.runs.get(id)!);
     const cleanup = input.cleanupOnFinish ?? false;
     try {
-      return await this.active.launch(id, cwd, {
+      return await this.whenAdmitted(id, cwd, input.onQueued, {
         prompt,
         resume: false,
         prepare: async () => {
@@ -153,6 +176,103 @@ export class RunManager {
       await giveBack();
       throw err;
     }
+  }
+
+  /** MAX_RUNS_PER_USER: refuses a new run of someone who already has that many queued or running. */
+  private assertUnderUserLimit(startedBy: string): void {
+    const max = this.deps.maxRunsPerUser;
+    if (!max) return;
+    const active = this.deps.store.runs.countActiveBy(startedBy);
+    if (active >= max) {
+      throw new UserError(
+        'RUN_LIMIT',
+        `You already have ${active} run${active === 1 ? '' : 's'} queued or running (the limit is ${max}); wait for one to finish, or stop one with 🛑.`,
+      );
+    }
+  }
+
+  /**
+   * Waits for the run queue to admit a queued run, then launches its agent. A run stopped while
+   * queued settles as `stopped` without an agent ever starting; at shutdown it stays `queued`.
+   */
+  private whenAdmitted(id: string, cwd: string, onQueued: ((position: number) => void) | undefined, launch: LaunchOptions): Promise<Run> {
+    let settle!: (run: Run) => void;
+    this.waiting.set(id, new Promise<Run>((resolve) => (settle = resolve)));
+    const started = (async () => {
+      try {
+        const admitted = this.queue.wait(id);
+        // Not admitted at once: the caller may say so (and not wait for the agent).
+        if (this.queue.isWaiting(id)) onQueued?.(this.queue.positions().get(id) ?? 0);
+        await admitted;
+      } catch (err) {
+        this.dirs.release(cwd, id);
+        if (!(err instanceof AppError && err.code === 'SHUTTING_DOWN')) this.settleUnstarted(id, 'stopped', null);
+        throw err;
+      }
+      const launched = this.active.launch(id, cwd, launch);
+      void (this.active.settled(id) ?? launched).then(settle, () => settle(this.require(id)));
+      return launched;
+    })();
+    void started.then(
+      () => undefined,
+      () => settle(this.require(id)),
+    );
+    void this.waiting.get(id)!.finally(() => this.waiting.delete(id));
+    return started;
+  }
+
+  /** Records the end of a run whose agent never started (stopped while queued). */
+  private settleUnstarted(id: string, status: 'stopped' | 'failed', error: string | null): void {
+    const now = this.now().toISOString();
+    this.deps.store.runs.finish(id, { status, summary: null, commitSha: null, error, tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0, now });
+    this.deps.events.append(id, settledEvent(this.require(id), [], 0));
+    this.queue.pump();
+  }
+
+  private announcePosition(runId: string, position: number): void {
+    const run = this.deps.store.runs.get(runId);
+    if (!run || position < 1) return;
+    this.deps.events.append(runId, { type: 'run_queued', cardId: run.cardId, refinementOf: run.parentRunId, position, maxConcurrent: this.queue.maxConcurrent });
+  }
+
+  /**
+   * At bot start-up: takes over the queued runs of a process that is gone (the bot before a
+   * restart) and queues them here again, in their order. Returns their ids.
+   */
+  resumeQueue(): string[] {
+    const ids = this.deps.store.runs.adoptQueued(process.pid, (pid) => isAlive(pid));
+    for (const id of ids) {
+      const run = this.require(id);
+      const cwd = run.worktreePath ?? this.deps.repoRoot;
+      try {
+        this.dirs.claim(cwd, id);
+      } catch (err) {
+        this.settleUnstarted(id, 'failed', `could not resume after a restart: ${(err as Error).message}`);
+        continue;
+      }
+      // The stored prompt has its run token blanked out: a fresh token takes its place.
+      const token = randomBytes(24).toString('base64url');
+      this.deps.store.runs.setTokenHash(id, hashToken(token));
+      const prompt = run.prompt.split('<run token>').join(token);
+      const refinement = run.parentRunId !== null && !run.ownsWorktree;
+      const card = this.deps.cards.require(run.cardId);
+      void this.whenAdmitted(id, cwd, undefined, {
+        prompt,
+        resume: refinement,
+        prepare: async () => {
+          if (refinement || !run.useWorktree) return;
+          const wt = await this.deps.worktrees.create(id, card.id);
+          this.deps.store.runs.setBaseSha(id, wt.baseSha);
+        },
+      }).catch((err: unknown) => this.deps.logger.warn({ err, runId: id }, 'a resumed queued run did not start'));
+    }
+    if (ids.length > 0) this.deps.logger.info({ runs: ids }, 'resumed the queue of runs left queued by a previous process');
+    return ids;
+  }
+
+  /** Places in the run queue (1 = next), by run id. */
+  queuePositions(): Map<string, number> {
+    return this.queue.positions();
   }
 
   /**
@@ -187,6 +307,7 @@ export class RunManager {
   /** Starts a refinement: a new run that resumes the prior run's session in the same worktree. */
   async refine(input: RefineRunInput): Promise<Run> {
     const prior = this.require(input.runId);
+    this.assertUnderUserLimit(input.startedBy);
     const card = this.deps.cards.require(prior.cardId);
     assertRefinable(prior, {
       isActive: (id) => this.active.has(id),
@@ -210,7 +331,7 @@ export class RunManager {
       },
     }));
     input.onCreated?.(this.deps.store.runs.get(id)!);
-    return this.active.launch(id, cwd, { prompt, resume: true });
+    return this.whenAdmitted(id, cwd, input.onQueued, { prompt, resume: true });
   }
 
   /** Delivers `text` before the agent's next model call. */
@@ -229,6 +350,10 @@ export class RunManager {
 
   private async sessionOf(runId: string): Promise<AgentSession> {
     const run = this.require(runId);
+    if (this.queue.isWaiting(run.id)) {
+      const position = this.queue.positions().get(run.id);
+      throw new UserError('RUN_QUEUED', `run ${shortId(run.id)} is queued${position ? ` (position ${position})` : ''} and has not started; reply again once it runs, or stop it`);
+    }
     if (!this.active.has(run.id)) {
       throw new UserError('RUN_NOT_ACTIVE', `run ${shortId(run.id)} has ${run.status}; start a refinement to continue it`);
     }
@@ -238,16 +363,25 @@ export class RunManager {
   /** Stops an active run through the agent's stop sequence; resolves once it settled. False when it was not running. */
   async stop(runId: string, by: string | null): Promise<boolean> {
     const run = this.require(runId);
+    const waiting = this.waiting.get(run.id);
+    if (waiting && this.queue.isWaiting(run.id)) {
+      // Out of the queue: no agent ever starts, nothing was created on disk.
+      this.deps.events.append(run.id, { type: 'stop_requested', by });
+      this.queue.cancel(run.id);
+      await waiting;
+      return true;
+    }
     return this.active.stop(run.id, () => this.deps.events.append(run.id, { type: 'stop_requested', by }));
   }
 
   /** Resolves with the run once it has settled (at once for a settled run). */
   async waitForSettled(runId: string): Promise<Run> {
-    return this.active.settled(runId) ?? this.require(runId);
+    return this.active.settled(runId) ?? this.waiting.get(runId) ?? this.require(runId);
   }
 
+  /** True while the run is queued or running in this process. */
   isActive(runId: string): boolean {
-    return this.active.has(runId);
+    return this.active.has(runId) || this.waiting.has(runId);
   }
 
   activeRunIds(): string[] {
@@ -339,6 +473,8 @@ export class RunManager {
   }
 
   async shutdown(reason = 'the bot was shut down while this run was active; refine it to continue'): Promise<void> {
+    // Queued runs stay queued in the database; the next start takes them up again.
+    this.queue.close();
     await this.active.interruptAll(reason);
     await this.deps.playtests.stopAll();
     this.deps.events.flush();

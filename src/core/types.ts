@@ -12,8 +12,11 @@ export interface Card {
   updatedAt: string;
 }
 
-/** `running → succeeded | failed | stopped`, or `interrupted` when the bot lost the process. */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
+/**
+ * `queued → running → succeeded | failed | stopped`, or `interrupted` when the bot lost the
+ * process; a queued run stopped before it started is `stopped`.
+ */
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'stopped', 'interrupted'];
 
@@ -55,6 +58,8 @@ export interface Run {
  */
 export type RunEventData =
   | { type: 'run_started'; cardId: string; branch: string | null; worktreePath: string | null; refinementOf: string | null }
+  /** The run waits for a free slot (MAX_CONCURRENT_RUNS); repeated when its place in the queue changes. */
+  | { type: 'run_queued'; cardId: string; refinementOf: string | null; position: number; maxConcurrent: number }
   | { type: 'assistant_text'; text: string }
   | { type: 'tool_start'; toolCallId: string; tool: string; summary: string }
   | { type: 'tool_end'; toolCallId: string; tool: string; summary: string; isError: boolean; outputTail: string }

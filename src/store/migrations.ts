@@ -6,6 +6,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Rebuilds a table other tables reference (SQLite cannot change a CHECK in place): foreign keys
+   * are switched off around the migration, so dropping the old table cascades nothing, and
+   * checked (`foreign_key_check`) before it commits.
+   */
+  rebuildsTables?: boolean;
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -136,6 +142,47 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE outbox ADD COLUMN mergeable INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX outbox_stream ON outbox(stream, status, id);
       CREATE INDEX outbox_after ON outbox(after_id) WHERE after_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 4,
+    name: 'queued runs',
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE agent_runs_v4 (
+        id             TEXT PRIMARY KEY,
+        card_id        TEXT NOT NULL REFERENCES cards(id),
+        status         TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','stopped','interrupted')),
+        use_worktree   INTEGER NOT NULL,
+        owns_worktree  INTEGER NOT NULL,
+        branch         TEXT,
+        worktree_path  TEXT,
+        base_sha       TEXT,
+        session_file   TEXT,
+        prompt         TEXT NOT NULL,
+        token_hash     TEXT NOT NULL UNIQUE,
+        summary        TEXT,
+        commit_sha     TEXT,
+        error          TEXT,
+        started_by     TEXT NOT NULL,
+        owner_pid      INTEGER,
+        parent_run_id  TEXT REFERENCES agent_runs(id) ON DELETE SET NULL,
+        tokens_input   INTEGER NOT NULL DEFAULT 0,
+        tokens_output  INTEGER NOT NULL DEFAULT 0,
+        tokens_total   INTEGER NOT NULL DEFAULT 0,
+        cost_usd       REAL NOT NULL DEFAULT 0,
+        created_at     TEXT NOT NULL,
+        started_at     TEXT,
+        finished_at    TEXT
+      );
+      INSERT INTO agent_runs_v4 SELECT id, card_id, status, use_worktree, owns_worktree, branch, worktree_path, base_sha,
+        session_file, prompt, token_hash, summary, commit_sha, error, started_by, owner_pid, parent_run_id, tokens_input,
+        tokens_output, tokens_total, cost_usd, created_at, started_at, finished_at FROM agent_runs;
+      DROP TABLE agent_runs;
+      ALTER TABLE agent_runs_v4 RENAME TO agent_runs;
+      CREATE INDEX agent_runs_card ON agent_runs(card_id, created_at);
+      CREATE INDEX agent_runs_status ON agent_runs(status, created_at);
+      CREATE INDEX agent_runs_worktree ON agent_runs(worktree_path);
     `,
   },
 ];

@@ -72,6 +72,8 @@ export interface NewRun {
   /** The bot process that drives the run's agent; recovery leaves runs of live processes alone. */
   ownerPid: number;
   now: string;
+  /** `queued` (default) until the run queue admits it, or `running` at once. */
+  status?: 'queued' | 'running';
 }
 
 export interface RunFinish {
@@ -94,11 +96,12 @@ export class RunsRepo {
       .prepare(
         `INSERT INTO agent_runs (id, card_id, status, use_worktree, owns_worktree, branch, worktree_path, base_sha, session_file,
            prompt, token_hash, started_by, owner_pid, parent_run_id, created_at, started_at)
-         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.id,
         r.cardId,
+        r.status ?? 'queued',
         r.useWorktree ? 1 : 0,
         r.ownsWorktree ? 1 : 0,
         r.branch,
@@ -111,8 +114,71 @@ export class RunsRepo {
         r.ownerPid,
         r.parentRunId,
         r.now,
-        r.now,
+        r.status === 'running' ? r.now : null,
       );
+  }
+
+  /**
+   * The run queue's admission, atomic across processes sharing the database: while fewer than
+   * `max` runs of live processes are `running`, the oldest `queued` run of a live process becomes
+   * `running` if `owner` owns it and `ready` says it is waiting there. Returns the ids admitted, in order.
+   */
+  admitQueued(owner: number, max: number, isOwnerAlive: (pid: number) => boolean, ready: (id: string) => boolean, now: string): string[] {
+    return this.db
+      .transaction(() => {
+        const live = (r: { owner_pid: number | null }) => r.owner_pid !== null && (r.owner_pid === owner || isOwnerAlive(r.owner_pid));
+        const running = (this.db.prepare("SELECT owner_pid FROM agent_runs WHERE status = 'running'").all() as { owner_pid: number | null }[]).filter(live).length;
+        const queued = (this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
+          id: string;
+          owner_pid: number | null;
+        }[]).filter(live);
+        const admit = this.db.prepare("UPDATE agent_runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'");
+        const admitted: string[] = [];
+        for (let slots = max - running; slots > 0 && queued.length > 0 && queued[0]!.owner_pid === owner && ready(queued[0]!.id); slots--) {
+          const id = queued.shift()!.id;
+          admit.run(now, id);
+          admitted.push(id);
+        }
+        return admitted;
+      })
+      .immediate();
+  }
+
+  /** Queued runs of live processes, oldest first: the queue as every process sees it. */
+  queue(isOwnerAlive: (pid: number) => boolean): { id: string; ownerPid: number }[] {
+    const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
+      id: string;
+      owner_pid: number | null;
+    }[];
+    return rows.filter((r) => r.owner_pid !== null && isOwnerAlive(r.owner_pid)).map((r) => ({ id: r.id, ownerPid: r.owner_pid! }));
+  }
+
+  /**
+   * Makes `owner` the owner of queued runs whose process is gone (a restarted bot takes its queue
+   * back). Runs already marked with `owner`'s pid count as gone too: at start-up nothing of this
+   * process waits yet, so they belong to an earlier process with the same pid.
+   */
+  adoptQueued(owner: number, isOwnerAlive: (pid: number) => boolean): string[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
+        id: string;
+        owner_pid: number | null;
+      }[];
+      const orphans = rows.filter((r) => r.owner_pid === null || r.owner_pid === owner || !isOwnerAlive(r.owner_pid)).map((r) => r.id);
+      const adopt = this.db.prepare('UPDATE agent_runs SET owner_pid = ? WHERE id = ?');
+      for (const id of orphans) adopt.run(owner, id);
+      return orphans;
+    })();
+  }
+
+  /** A new token for a run whose prompt is rebuilt (a queued run adopted after a restart). */
+  setTokenHash(id: string, tokenHash: string): void {
+    this.db.prepare('UPDATE agent_runs SET token_hash = ? WHERE id = ?').run(tokenHash, id);
+  }
+
+  /** Queued and running runs someone started (MAX_RUNS_PER_USER). */
+  countActiveBy(startedBy: string): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM agent_runs WHERE started_by = ? AND status IN ('queued','running')").get(startedBy) as { n: number }).n;
   }
 
   get(id: string): Run | undefined {
@@ -192,12 +258,13 @@ export class RunsRepo {
   }
 
   /**
-   * Runs marked `running` in a working directory, with their owning process: runs in that
-   * worktree, plus runs without a worktree when `isRepoRoot`.
+   * Runs marked `queued` or `running` in a working directory (a queued run holds its directory
+   * too), with their owning process: runs in that worktree, plus runs without a worktree when
+   * `isRepoRoot`.
    */
   runningIn(cwd: string, isRepoRoot: boolean): { id: string; ownerPid: number | null }[] {
     const rows = this.db
-      .prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'running' AND (worktree_path = ? OR (? AND use_worktree = 0))")
+      .prepare("SELECT id, owner_pid FROM agent_runs WHERE status IN ('queued','running') AND (worktree_path = ? OR (? AND use_worktree = 0))")
       .all(cwd, isRepoRoot ? 1 : 0) as { id: string; owner_pid: number | null }[];
     return rows.map((r) => ({ id: r.id, ownerPid: r.owner_pid }));
   }

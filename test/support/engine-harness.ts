@@ -49,6 +49,8 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     DATA_DIR: dataDir,
     PI_CODING_AGENT_DIR: pi.dir,
     LOG_LEVEL: 'silent',
+    // Tests that are not about the run queue run their agents side by side.
+    MAX_CONCURRENT_RUNS: '100',
     ...options.env,
   };
   return { repo, dataDir, env };

@@ -41,30 +41,46 @@ export class CommandHandlers {
   private async run(e: CommandEvent, cardId: string, prompt: string | undefined): Promise<void> {
     const { manager, writer, delivery, relay, logger } = this.ctx;
     let opened: { threadKey: string; threadOpId: number } | null = null;
-    let run;
-    try {
-      run = await manager.start({
-        cardId,
-        prompt,
-        startedBy: e.user.id,
-        onCreated: (created) => {
-          opened = writer.openRunThread(created, manager.cards.get(created.cardId), e.platform, e.channel, e.user.displayName);
-          relay.attach(created.id);
-        },
-      });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
+    let queued!: (position: number) => void;
+    const waiting = new Promise<number>((resolve) => (queued = resolve));
+    const starting = manager.start({
+      cardId,
+      prompt,
+      startedBy: e.user.id,
+      onCreated: (created) => {
+        opened = writer.openRunThread(created, manager.cards.get(created.cardId), e.platform, e.channel, e.user.displayName);
+        relay.attach(created.id);
+      },
+      onQueued: queued,
+    });
+    // The answer comes when the agent runs, or at once when the run has to wait in the queue.
+    const first = await Promise.race([
+      starting.then(
+        (run) => ({ run, position: null }),
+        (err: unknown) => ({ err }),
+      ),
+      waiting.then((position) => ({ run: null, position })),
+    ]);
+    if ('err' in first) {
+      const code = (first.err as { code?: string }).code;
       const hint = code === 'CARD_NOT_FOUND' || code === 'CARD_ID_INVALID' ? `\n${this.cardHint()}` : '';
-      logger.info({ err, cardId }, 'run did not start');
-      return e.respond(`${chatMessage(err)}${hint}`);
+      logger.info({ err: first.err, cardId }, 'run did not start');
+      return e.respond(`${chatMessage(first.err)}${hint}`);
     }
+    if (first.position !== null) {
+      // It starts by itself when its turn comes; its thread shows that and everything after.
+      starting.catch((err: unknown) => logger.info({ err, cardId }, 'a queued run did not start'));
+    }
+    // A queued run's row exists (onCreated ran before it was queued); a new run's thread key is its id.
+    const run = first.run ?? manager.get(opened!.threadKey)!;
     const { threadKey, threadOpId } = opened ?? writer.openRunThread(run, manager.cards.get(run.cardId), e.platform, e.channel, e.user.displayName);
     relay.attach(run.id);
     delivery.kick(threadKey);
     const row = await this.waitUpTo(delivery.waitFor(threadOpId), this.ctx.threadLinkWaitMs ?? 10_000);
     const link = this.threadLink(threadKey);
     const where = link ? `: ${link}` : row?.status === 'dead' ? ' (its thread could not be opened; updates go to the channel log)' : ' — its thread is opening';
-    await e.respond(`▶️ Started run ${shortRunId(run.id)} on ${run.cardId}${run.branch ? ` (branch \`${run.branch}\`)` : ''}${where}`);
+    const state = first.position !== null ? `🕒 Queued run ${shortRunId(run.id)} (position ${first.position}; it starts when a slot is free)` : `▶️ Started run ${shortRunId(run.id)}`;
+    await e.respond(`${state} on ${run.cardId}${run.branch ? ` (branch \`${run.branch}\`)` : ''}${where}`);
   }
 
   /** A link to a run thread, on the thread's own platform. */
@@ -84,12 +100,15 @@ export class CommandHandlers {
     const runs = this.ctx.manager.list(10);
     if (runs.length === 0) return 'No runs yet. Start one with /run card-123.';
     const now = this.ctx.clock.now();
+    const positions = this.ctx.manager.queuePositions();
     const lines = runs.map((r) => {
       const t = this.ctx.store.chatThreads.threadOfRun(r.id);
       const link = t ? this.threadLink(t.threadKey) : null;
       const age = formatDuration(now - Date.parse(r.createdAt));
       const refines = r.parentRunId ? ` (refines ${shortRunId(r.parentRunId)})` : '';
-      return `${statusIcon(r.status)} \`${shortRunId(r.id)}\` ${r.status} · ${r.cardId}${refines} · by ${this.ctx.nameOf(r.startedBy)} · ${age} ago${link ? ` · ${link}` : ''}`;
+      const place = positions.get(r.id);
+      const status = r.status === 'queued' && place ? `queued (position ${place})` : r.status;
+      return `${statusIcon(r.status)} \`${shortRunId(r.id)}\` ${status} · ${r.cardId}${refines} · by ${this.ctx.nameOf(r.startedBy)} · ${age} ago${link ? ` · ${link}` : ''}`;
     });
     return neutralizeMentions(['**Recent runs**', ...lines].join('\n'));
   }

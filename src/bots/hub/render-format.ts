@@ -46,6 +46,7 @@ export function truncate(text: string, max: number): string {
 
 const STATUS_ICON: Record<RunStatus | 'starting', string> = {
   starting: '⏳',
+  queued: '🕒',
   running: '⚙️',
   succeeded: '✅',
   failed: '❌',

@@ -47,6 +47,8 @@ interface Buffered {
 
 export class RunRenderer {
   private state: RunStatus | 'starting' = 'starting';
+  /** Whether the live status message exists (created by the first of run_queued / run_started). */
+  private statusCreated = false;
   private cardId = '';
   private refinementOf: string | null = null;
   private startedAtMs: number | null = null;
@@ -82,7 +84,7 @@ export class RunRenderer {
   }
 
   get settled(): boolean {
-    return this.state !== 'starting' && this.state !== 'running';
+    return this.state !== 'starting' && this.state !== 'running' && this.state !== 'queued';
   }
 
   /** Every event up to this seq has its durable output emitted (nothing of it is buffered). */
@@ -107,8 +109,15 @@ export class RunRenderer {
     const e = event.data;
     const ops: RenderOp[] = [];
     this.updateStatus(e, Date.parse(event.createdAt));
+    if (e.type === 'run_queued') {
+      if (!this.statusCreated) ops.push({ kind: 'status-create', body: this.statusBody(nowMs) });
+      this.statusCreated = true;
+      return ops;
+    }
     if (e.type === 'run_started') {
-      ops.push({ kind: 'status-create', body: this.statusBody(nowMs) });
+      // A queued run already has its status message: the relay edits it from here on.
+      if (!this.statusCreated) ops.push({ kind: 'status-create', body: this.statusBody(nowMs) });
+      this.statusCreated = true;
       ops.push({ kind: 'notify', key: `notify-start:${this.runId}`, body: notifyStartText(this.runId, e.cardId, e.refinementOf, this.nameOf(this.startedBy)) });
       return ops;
     }
@@ -180,6 +189,12 @@ export class RunRenderer {
 
   private updateStatus(e: RunEventData, atMs: number): void {
     switch (e.type) {
+      case 'run_queued':
+        this.state = 'queued';
+        this.cardId = e.cardId;
+        this.refinementOf = e.refinementOf;
+        this.currentStep = `queued, position ${e.position} (at most ${e.maxConcurrent} run${e.maxConcurrent === 1 ? '' : 's'} at once)`;
+        break;
       case 'run_started':
         this.state = 'running';
         this.cardId = e.cardId;

@@ -50,8 +50,8 @@ function reaction(message: string, emoji: string, added = true, user = ada, thre
   return { kind: 'reaction', platform: 'test', dedupeKey: key(), user, channel: 'test:chan', raw: null, message, thread, emoji, added };
 }
 
-async function setup(auth: AuthConfig = ALLOW_ADA): Promise<{ h: Harness; bot: ChatHub; port: RecordingPort }> {
-  const h = await makeHarness(llm);
+async function setup(auth: AuthConfig = ALLOW_ADA, env: Record<string, string> = {}): Promise<{ h: Harness; bot: ChatHub; port: RecordingPort }> {
+  const h = await makeHarness(llm, { env });
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
   const port = new RecordingPort();
   const bot = new ChatHub({ store: h.engine.store, manager: h.engine.manager, auth, logger: silentLogger() });
@@ -164,6 +164,33 @@ describe('controller: commands', () => {
     const runs = command('/runs');
     await bot.handle(runs);
     expect(runs.answers[0]).toContain(run.id.slice(0, 8));
+  });
+});
+
+describe('controller: the run queue', () => {
+  it('a /run beyond MAX_CONCURRENT_RUNS is answered at once as queued; its thread says where it stands and moves up', async () => {
+    const { h, bot, port } = await setup(ALLOW_ADA, { MAX_CONCURRENT_RUNS: '1' });
+    const go = path.join(makeTempDir(), 'go');
+    llm.respond(waitForFile(go, 'first-busy'));
+    const first = command('/run card-1');
+    await bot.handle(first);
+    await llm.waitForSignal('first-busy');
+    const second = command('/run card-1 second');
+    await bot.handle(second);
+    expect(second.answers[0]).toMatch(/^🕒 Queued run \w{8} \(position 1; it starts when a slot is free\) on card-1/);
+    const queued = h.engine.manager.list().find((r) => r.status === 'queued')!;
+    await bot.idle();
+    const thread = h.engine.store.chatThreads.threadOfRun(queued.id)!.thread!;
+    expect(port.posts(thread)[0]!.body).toMatch(/🕒 \*\*queued\*\*[\s\S]*queued, position 1 \(at most 1 run at once\)/);
+    const runs = command('/runs');
+    await bot.handle(runs);
+    expect(runs.answers[0]).toContain(`queued (position 1)`);
+
+    fs.writeFileSync(go, '');
+    expect((await h.engine.manager.waitForSettled(queued.id)).status).toBe('succeeded');
+    await bot.idle();
+    const status = port.calls.filter((c) => c.op === 'edit' && c.message === port.posts(thread)[0]!.ref).at(-1)!;
+    expect(status.body).toMatch(/succeeded/);
   });
 });
 
