@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import shellQuote from 'shell-quote';
 import { z } from 'zod';
+import { parseLimits, type LimitsConfig } from './config-limits.js';
 import { UserError } from './core/errors.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -53,6 +54,8 @@ export interface Config {
   discord: DiscordConfig | null;
   slack: SlackConfig | null;
   auth: AuthConfig;
+  /** Time, cost, disk and retention bounds (src/config-limits.ts). */
+  limits: LimitsConfig;
 }
 
 /** Variables the agent must never see: its tools run arbitrary commands with its environment. */
@@ -86,6 +89,15 @@ const schema = z.object({
   ALLOWED_USERS: optional,
   ALLOWED_ROLES: optional.pipe(z.string().regex(/^\d{5,25}(\s*,\s*\d{5,25})*$/, 'must be comma-separated numeric Discord role ids').optional()),
   ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
+  // --- limits (src/config-limits.ts parses them) ---
+  RUN_TIMEOUT: optional,
+  AGENT_IDLE_TIMEOUT: optional,
+  PLAYTEST_TIMEOUT: optional,
+  RUN_BUDGET_USD: optional,
+  WORKTREE_RETENTION: optional,
+  MIN_FREE_DISK: optional,
+  AGENT_MAX_LINE: optional,
+  DATA_RETENTION: optional,
 });
 
 /**
@@ -148,6 +160,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${lines.join('\n  ')}\nSee .env.example for every variable.`);
   }
   const e = parsed.data;
+  let limits: LimitsConfig;
+  try {
+    limits = parseLimits(e);
+  } catch (err) {
+    throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${(err as Error).message}\nSee .env.example for every variable.`);
+  }
   const repoRoot = path.resolve(cwd, e.REPO_ROOT ?? '.');
   const dataDir = path.resolve(repoRoot, e.DATA_DIR ?? '.chatops');
   const worktreesDir = path.resolve(repoRoot, e.WORKTREES_DIR ?? path.join(dataDir, 'worktrees'));
@@ -225,5 +243,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     discord,
     slack,
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
+    limits,
   };
 }

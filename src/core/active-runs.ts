@@ -9,8 +9,9 @@ import type { AgentDriver, AgentOutcome, AgentSession } from './agent/agent-driv
 import { AppError, errorText, UserError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { WorktreeOps } from './run-ports.js';
+import { RunWatchdog, type RunLimitSettings, type Trip } from './run-limits.js';
 import { inspectWorktree, settledEvent } from './run-settle.js';
-import type { Run, RunStatus } from './types.js';
+import type { Run, RunEventData, RunStatus } from './types.js';
 import type { WorkDirs } from './work-dirs.js';
 
 export interface ActiveRunsDeps {
@@ -21,7 +22,11 @@ export interface ActiveRunsDeps {
   dirs: WorkDirs;
   logger: Logger;
   now: () => Date;
+  /** Time and cost bounds per run (none when omitted). */
+  limits?: RunLimitSettings;
 }
+
+const NO_LIMITS: RunLimitSettings = { runTimeout: null, idleTimeout: null, budgetUsd: null };
 
 export interface LaunchOptions {
   prompt: string;
@@ -40,6 +45,8 @@ interface ActiveRun {
   stopRequested: boolean;
   /** Set when the bot itself ends the run (shutdown): the run becomes `interrupted`. */
   interruptReason: string | null;
+  /** Time, idle and budget bounds; once tripped, the run fails with its reason. */
+  watchdog: RunWatchdog;
   settled: Promise<Run>;
   resolveSettled: (run: Run) => void;
 }
@@ -64,6 +71,11 @@ export class ActiveRuns {
     events.append(runId, { type: 'run_started', cardId: run.cardId, branch: run.branch, worktreePath: run.worktreePath, refinementOf: run.parentRunId });
     let resolveSettled!: (run: Run) => void;
     const settled = new Promise<Run>((resolve) => (resolveSettled = resolve));
+    const watchdog = new RunWatchdog(
+      this.deps.limits ?? NO_LIMITS,
+      (trip) => this.limitReached(entry, trip),
+      (message) => events.append(runId, { type: 'warning', message }),
+    );
     const entry: ActiveRun = {
       runId,
       cwd,
@@ -72,13 +84,27 @@ export class ActiveRuns {
       starting: Promise.resolve(null),
       stopRequested: false,
       interruptReason: null,
+      watchdog,
       settled,
       resolveSettled,
     };
     this.active.set(runId, entry);
+    watchdog.start();
+    const onEvent = (data: RunEventData): void => {
+      events.append(runId, watchdog.annotate(data));
+      watchdog.observe(data);
+    };
     const afterSettle = options.afterSettle ?? (async () => {});
     entry.starting = this.deps.agent
-      .start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent: (d) => events.append(runId, d) })
+      .start({
+        runId,
+        cwd,
+        sessionFile: run.sessionFile!,
+        resume: options.resume,
+        prompt: options.prompt,
+        onEvent,
+        onActivity: () => watchdog.activity(),
+      })
       .then(
         (session) => {
           entry.session = session;
@@ -102,7 +128,18 @@ export class ActiveRuns {
     return store.runs.get(runId)!;
   }
 
+  /** A bound was crossed: say so in the thread and end the run through the stop sequence. */
+  private limitReached(entry: ActiveRun, trip: Trip): void {
+    if (this.active.get(entry.runId) !== entry) return;
+    this.deps.logger.warn({ runId: entry.runId, reason: trip.reason }, 'run limit reached; stopping the run');
+    this.deps.events.append(entry.runId, { type: 'warning', message: trip.message });
+    void this.stop(entry.runId, () => {}).catch((err: unknown) =>
+      this.deps.logger.error({ err, runId: entry.runId }, 'stopping a run at its limit failed'),
+    );
+  }
+
   private async settle(entry: ActiveRun, outcome: AgentOutcome, afterSettle: (run: Run) => Promise<void>): Promise<void> {
+    entry.watchdog.dispose();
     let run: Run;
     try {
       run = await this.finalize(entry, outcome);
@@ -143,13 +180,15 @@ export class ActiveRuns {
     if (report.dirty) events.append(id, { type: 'warning', message: `the worktree has uncommitted changes:\n${report.dirty}` });
     // A shutdown interrupts only runs it had to stop; one that finished meanwhile keeps its outcome.
     const interrupted = entry.interruptReason !== null && outcome.status === 'stopped';
-    const status: RunStatus = interrupted ? 'interrupted' : outcome.status;
+    // A run ended at its time or budget limit failed, unless it finished meanwhile.
+    const limited = entry.watchdog.trippedBy !== null && outcome.status !== 'succeeded' ? entry.watchdog.trippedBy : null;
+    const status: RunStatus = limited ? 'failed' : interrupted ? 'interrupted' : outcome.status;
     const now = this.deps.now();
     store.runs.finish(id, {
       status,
       summary: outcome.summary,
       commitSha: report.commitSha,
-      error: interrupted ? entry.interruptReason : outcome.error,
+      error: limited ? limited.reason : interrupted ? entry.interruptReason : outcome.error,
       tokensInput: outcome.usage.input,
       tokensOutput: outcome.usage.output,
       tokensTotal: outcome.usage.total,

@@ -58,6 +58,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     logger: logger.child({ component: 'playtest' }),
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
+    timeout: config.limits.playtestTimeout,
   });
   const agent =
     options.agent ??
@@ -67,6 +68,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       agentDir: config.piAgentDir,
       env: config.agentEnv,
       logger: logger.child({ component: 'agent' }),
+      maxLineBytes: config.limits.agentMaxLine,
     });
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({
@@ -80,6 +82,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     sessionsDir: config.sessionsDir,
     logger: logger.child({ component: 'runs' }),
     now: options.now,
+    limits: { runTimeout: config.limits.runTimeout, idleTimeout: config.limits.agentIdleTimeout, budgetUsd: config.limits.runBudgetUsd },
   });
   manager.recoverInterrupted();
   let closed: Promise<void> | null = null;

@@ -17,6 +17,7 @@ import { isAlive, processTree, signalTree } from './process-tree.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
+import type { RunLimitSettings } from './run-limits.js';
 import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
 import { settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
@@ -33,6 +34,8 @@ export interface RunManagerDeps {
   sessionsDir: string;
   logger: Logger;
   now?: () => Date;
+  /** Time and cost bounds of every run (src/core/run-limits.ts). */
+  limits?: RunLimitSettings;
 }
 
 export interface StartRunInput {

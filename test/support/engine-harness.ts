@@ -8,7 +8,7 @@ import { createRunEngine, type EngineOptions, type RunEngine } from '../../src/c
 import type { Run, RunEvent, RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MockLlm } from './mock-llm.js';
-import { makePiAgentDir } from './pi-agent-dir.js';
+import { makePiAgentDir, type PiAgentDirOptions } from './pi-agent-dir.js';
 import { makeTempDir, makeTempRepo } from './temp.js';
 
 export interface HarnessOptions {
@@ -19,6 +19,8 @@ export interface HarnessOptions {
   repo?: string;
   dataDir?: string;
   maxRetries?: number;
+  /** The mock model's price (USD per million tokens), for budget tests. */
+  modelCost?: PiAgentDirOptions['cost'];
 }
 
 export interface Harness {
@@ -41,7 +43,7 @@ export function baseEnv(): Record<string, string> {
 export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Promise<{ repo: string; dataDir: string; env: Record<string, string> }> {
   const repo = options.repo ?? (await makeTempRepo());
   const dataDir = options.dataDir ?? path.join(makeTempDir('chatops-data-'), 'data');
-  const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries });
+  const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries, cost: options.modelCost });
   const env: Record<string, string> = {
     ...baseEnv(),
     ...pi.env,
