@@ -11,8 +11,10 @@ import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
+import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
 import { Playtests } from './playtest.js';
 import { RunManager } from './run-manager.js';
+import { WorktreeJanitor } from './worktree-janitor.js';
 import { Worktrees } from './worktrees.js';
 
 export interface RunEngine {
@@ -21,6 +23,10 @@ export interface RunEngine {
   cards: Cards;
   manager: RunManager;
   worktrees: Worktrees;
+  /** Lists and prunes the bot's worktrees (`chatops worktrees`). */
+  janitor: WorktreeJanitor;
+  /** Worktree and data clean-up; runs by itself only when started with `housekeeping`. */
+  housekeeping: Housekeeping;
   /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
   close(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
@@ -33,6 +39,11 @@ export interface EngineOptions {
   now?: () => Date;
   /** Playtest stop grace period. */
   playtestStopTimeoutMs?: number;
+  /**
+   * The long-running bot: prune old worktrees and data now and once a day. `onReport` hears
+   * every pass (e.g. to tell a chat what could not be removed).
+   */
+  housekeeping?: boolean | { onReport: (report: HousekeepingReport) => void };
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
@@ -82,9 +93,27 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     sessionsDir: config.sessionsDir,
     logger: logger.child({ component: 'runs' }),
     now: options.now,
+    disk: { dir: config.worktreesDir, minFreeBytes: config.limits.minFreeDisk },
     limits: { runTimeout: config.limits.runTimeout, idleTimeout: config.limits.agentIdleTimeout, budgetUsd: config.limits.runBudgetUsd },
   });
   manager.recoverInterrupted();
+  const janitor = new WorktreeJanitor({
+    store,
+    worktrees,
+    inUse: (p, runIds) => manager.worktreeInUse(p, runIds),
+    logger: logger.child({ component: 'janitor' }),
+    now: options.now,
+  });
+  const housekeeping = new Housekeeping({
+    janitor,
+    retention: store.retention,
+    worktreeRetentionMs: config.limits.worktreeRetention.ms,
+    dataRetentionMs: config.limits.dataRetention.ms,
+    logger: logger.child({ component: 'housekeeping' }),
+    now: options.now,
+    onReport: typeof options.housekeeping === 'object' ? options.housekeeping.onReport : undefined,
+  });
+  if (options.housekeeping) housekeeping.start();
   let closed: Promise<void> | null = null;
   return {
     config,
@@ -92,9 +121,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     cards,
     manager,
     worktrees,
+    janitor,
+    housekeeping,
     killAllSync: () => manager.killAllSync(),
     close: () =>
       (closed ??= (async () => {
+        await housekeeping.close();
         await manager.shutdown();
         store.close();
       })()),

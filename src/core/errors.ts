@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'AGENT_START_FAILED'
   | 'AGENT_PROTOCOL'
   | 'PLAYTEST'
+  | 'DISK_LOW'
   | 'UNAUTHORIZED'
   | 'BAD_COMMAND'
   | 'INTERNAL';

@@ -11,6 +11,7 @@ import type { NewRun } from '../store/runs-repo.js';
 import { ActiveRuns } from './active-runs.js';
 import type { AgentDriver, AgentSession } from './agent/agent-driver.js';
 import type { Cards } from './cards.js';
+import { assertFreeDisk } from './disk-space.js';
 import { NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
 import { isAlive, processTree, signalTree } from './process-tree.js';
@@ -36,6 +37,8 @@ export interface RunManagerDeps {
   now?: () => Date;
   /** Time and cost bounds of every run (src/core/run-limits.ts). */
   limits?: RunLimitSettings;
+  /** MIN_FREE_DISK: runs are refused when `dir`'s file system has less free space. */
+  disk?: { dir: string; minFreeBytes: number };
 }
 
 export interface StartRunInput {
@@ -99,6 +102,7 @@ export class RunManager {
   /** Starts a fresh run; resolves once the agent is running, or with the failed run's error. */
   async start(input: StartRunInput): Promise<Run> {
     const card = this.deps.cards.require(input.cardId);
+    await this.assertDiskSpace();
     const id = randomUUID();
     const useWorktree = input.useWorktree ?? true;
     let worktree: CreatedWorktree | null = null;
@@ -192,6 +196,7 @@ export class RunManager {
       worktreeExists: (p) => this.deps.worktrees.exists(p),
       busyRun: (p) => this.dirs.holder(p),
     });
+    await this.assertDiskSpace();
     const cwd = prior.worktreePath!;
     const id = randomUUID();
     const prompt = this.claimAndInsert(cwd, id, () => ({
@@ -224,6 +229,15 @@ export class RunManager {
     const session = await this.sessionOf(runId);
     await session.followUp(text);
     this.deps.events.append(runId, { type: 'user_message', kind: 'follow_up', text, by });
+  }
+
+  private async assertDiskSpace(): Promise<void> {
+    if (this.deps.disk) await assertFreeDisk(this.deps.disk.dir, this.deps.disk.minFreeBytes);
+  }
+
+  /** Whether this process uses a worktree: an agent works in it, or a playtest of one of `runIds` runs. */
+  worktreeInUse(worktreePath: string, runIds: string[]): boolean {
+    return this.dirs.isHeldHere(worktreePath) || runIds.some((id) => this.active.has(id) || this.deps.playtests.isRunning(id));
   }
 
   private async sessionOf(runId: string): Promise<AgentSession> {

@@ -154,6 +154,12 @@ export class RunsRepo {
     return rows.map(toRun);
   }
 
+  /** Every run that has a worktree on record, oldest first. */
+  listWithWorktree(): Run[] {
+    const rows = this.db.prepare('SELECT * FROM agent_runs WHERE worktree_path IS NOT NULL ORDER BY created_at, rowid').all() as RunRow[];
+    return rows.map(toRun);
+  }
+
   setSessionFile(id: string, sessionFile: string): void {
     this.db.prepare('UPDATE agent_runs SET session_file = ? WHERE id = ?').run(sessionFile, id);
   }
