@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
+import type { RunFinish } from '../store/runs-repo.js';
 import type { AgentDriver, AgentOutcome, AgentSession } from './agent/agent-driver.js';
 import { AppError, errorText, UserError } from './errors.js';
 import type { EventLog } from './event-log.js';
@@ -38,6 +39,8 @@ export interface LaunchOptions {
 
 interface ActiveRun {
   runId: string;
+  /** The row as it was at launch. */
+  run: Run;
   cwd: string;
   startedAtMs: number;
   session: AgentSession | null;
@@ -54,10 +57,25 @@ interface ActiveRun {
 const NO_USAGE = { input: 0, output: 0, total: 0, costUsd: 0 };
 const NO_TOKENS = { tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0 };
 
+/** How often a settle the database refused is tried again. */
+const SETTLE_RETRY_MS = 10_000;
+
 export class ActiveRuns {
   private readonly active = new Map<string, ActiveRun>();
+  /** Failed runs whose final record the database refused: written as soon as it accepts writes. */
+  private readonly unrecorded = new Map<string, { finish: RunFinish; durationMs: number }>();
+  private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: ActiveRunsDeps) {}
+  constructor(private readonly deps: ActiveRunsDeps) {
+    deps.events.onLost((runId, lost, error) => {
+      const entry = this.active.get(runId);
+      if (!entry) return;
+      entry.watchdog.fail(
+        `could not save the run's events (${errorText(error)})`,
+        `The bot could not store ${lost.length} event(s) of this run (${errorText(error)}); stopping it rather than lose more.`,
+      );
+    });
+  }
 
   /**
    * Starts the agent for a run row already inserted as `running` whose directory is claimed.
@@ -78,6 +96,7 @@ export class ActiveRuns {
     );
     const entry: ActiveRun = {
       runId,
+      run,
       cwd,
       startedAtMs: this.deps.now().getTime(),
       session: null,
@@ -148,25 +167,73 @@ export class ActiveRuns {
       this.deps.logger.error({ err, runId: entry.runId }, 'settling a run failed');
       this.active.delete(entry.runId);
       this.deps.dirs.release(entry.cwd, entry.runId);
-      try {
-        const now = this.deps.now();
-        this.deps.store.runs.finish(entry.runId, {
-          ...NO_TOKENS,
-          status: 'failed',
-          summary: outcome.summary,
-          commitSha: null,
-          error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
-          now: now.toISOString(),
-        });
-        const failed = this.deps.store.runs.get(entry.runId)!;
-        this.deps.events.append(entry.runId, settledEvent(failed, [], now.getTime() - entry.startedAtMs));
-      } catch (again) {
-        this.deps.logger.error({ err: again, runId: entry.runId }, 'could not record the failed settle either');
+      const now = this.deps.now();
+      const finish: RunFinish = {
+        ...NO_TOKENS,
+        status: 'failed',
+        summary: outcome.summary,
+        commitSha: null,
+        error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
+        now: now.toISOString(),
+      };
+      const durationMs = now.getTime() - entry.startedAtMs;
+      const failed = { ...entry.run, ...finish, finishedAt: finish.now };
+      if (this.recordFailure(entry.runId, finish, durationMs)) {
+        run = this.readRun(entry.runId) ?? failed;
+      } else {
+        // Callers see the outcome the database will get once it accepts writes.
+        this.unrecorded.set(entry.runId, { finish, durationMs });
+        this.scheduleRetry();
+        run = failed;
       }
-      run = this.deps.store.runs.get(entry.runId)!;
     }
     await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
-    entry.resolveSettled(this.deps.store.runs.get(entry.runId) ?? run);
+    entry.resolveSettled(this.unrecorded.has(entry.runId) ? run : (this.readRun(entry.runId) ?? run));
+  }
+
+  /** Writes a failed run's final record and settled event; false (logged) when the database refuses. */
+  private recordFailure(runId: string, finish: RunFinish, durationMs: number): boolean {
+    try {
+      this.deps.store.runs.finish(runId, finish);
+      const failed = this.deps.store.runs.get(runId)!;
+      this.deps.events.append(runId, settledEvent(failed, [], durationMs));
+      return true;
+    } catch (err) {
+      this.deps.logger.error(
+        { err, runId, error: finish.error },
+        `could not record the failed run; it stays "running" in the database until a write succeeds (retried every ${SETTLE_RETRY_MS / 1000}s)`,
+      );
+      return false;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setInterval(() => this.retryUnrecorded(), SETTLE_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Tries again to record runs whose settle the database refused; true when none is left. */
+  retryUnrecorded(): boolean {
+    for (const [runId, { finish, durationMs }] of this.unrecorded) {
+      if (this.recordFailure(runId, finish, durationMs)) {
+        this.unrecorded.delete(runId);
+        this.deps.logger.warn({ runId }, 'recorded the failed run after the database accepted writes again');
+      }
+    }
+    if (this.unrecorded.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
+    return this.unrecorded.size === 0;
+  }
+
+  private readRun(runId: string): Run | undefined {
+    try {
+      return this.deps.store.runs.get(runId);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Head commit, dirty warning, files changed, usage and status; releases the directory. */
@@ -253,5 +320,13 @@ export class ActiveRuns {
         await entry.settled;
       }),
     );
+    if (!this.retryUnrecorded()) {
+      this.deps.logger.error(
+        { runs: [...this.unrecorded.keys()] },
+        'shutting down with failed runs the database would not record; they become interrupted at the next start',
+      );
+      if (this.retryTimer) clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
   }
 }

@@ -101,6 +101,11 @@ export class RunWatchdog {
     this.idleTimer = null;
   }
 
+  /** Ends the run for another reason the bot cannot live with (e.g. its events cannot be stored). */
+  fail(reason: string, message: string): void {
+    this.trip(reason, message);
+  }
+
   private trip(reason: string, message: string): void {
     if (this.tripped) return;
     this.tripped = { reason, message };
