@@ -5,33 +5,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunEngine } from '../../src/core/engine.js';
+import { describe, expect, it, vi } from 'vitest';
 import { isAlive } from '../../src/core/process-tree.js';
-import { eventsOf, makeHarness, type Harness } from '../support/engine-harness.js';
-import { MockLlm } from '../support/mock-llm.js';
+import { eventsOf, makeHarness, useScriptedModel, type Harness } from '../support/engine-harness.js';
 import { makeTempDir, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
 
-let llm: MockLlm;
-const open: RunEngine[] = [];
-
-beforeAll(async () => {
-  llm = await MockLlm.start();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const e of open.splice(0)) await e.close();
-  llm.reset();
-});
+const model = useScriptedModel();
 
 async function harness(options: Parameters<typeof makeHarness>[1] = {}): Promise<Harness> {
-  const h = await makeHarness(llm, options);
-  open.push(h.engine);
+  const h = await makeHarness(model.llm, options);
+  model.track(h.engine);
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
   return h;
 }
@@ -43,13 +28,13 @@ describe('run time limits', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
     const { engine } = await harness({ env: { RUN_TIMEOUT: '30m', AGENT_IDLE_TIMEOUT: '2h' } });
     const pidFile = path.join(makeTempDir(), 'sleep.pid');
-    llm.respond((req) =>
+    model.llm.respond((req) =>
       req.messages.at(-1)?.role === 'tool'
         ? { text: 'done' }
-        : { toolCalls: [{ name: 'bash', arguments: { command: `sleep 600 & echo $! > ${pidFile}; ${llm.signalCommand('sleeping')}; wait` } }] },
+        : { toolCalls: [{ name: 'bash', arguments: { command: `sleep 600 & echo $! > ${pidFile}; ${model.llm.signalCommand('sleeping')}; wait` } }] },
     );
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
-    await llm.waitForSignal('sleeping');
+    await model.llm.waitForSignal('sleeping');
     const sleepPid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(isAlive(sleepPid)).toBe(true);
 
@@ -81,7 +66,7 @@ describe('run time limits', () => {
 describe('run budget', () => {
   /** Every model call reads 100k prompt tokens: at $10 per million, each call costs $1.00. */
   const dollarPerCall = { input: 10, output: 0 };
-  const loopOnTools = () => llm.respond(() => ({ toolCalls: [{ name: 'bash', arguments: { command: 'echo again' } }], usage: { prompt: 100_000, completion: 0 } }));
+  const loopOnTools = () => model.llm.respond(() => ({ toolCalls: [{ name: 'bash', arguments: { command: 'echo again' } }], usage: { prompt: 100_000, completion: 0 } }));
 
   it('stops a model that loops on tool calls at RUN_BUDGET_USD, and a refinement starts a fresh budget', async () => {
     const { engine } = await harness({ env: { RUN_BUDGET_USD: '2.50' }, modelCost: dollarPerCall });
@@ -91,14 +76,14 @@ describe('run budget', () => {
     expect(done.status).toBe('failed');
     expect(done.error).toBe('budget of $2.50 reached ($3.00 spent)');
     // Checked after every model call: the third one crossed the cap; a fourth may have begun before the abort.
-    expect(llm.requests.length).toBeGreaterThanOrEqual(3);
-    expect(llm.requests.length).toBeLessThanOrEqual(4);
+    expect(model.llm.requests.length).toBeGreaterThanOrEqual(3);
+    expect(model.llm.requests.length).toBeLessThanOrEqual(4);
     const usage = eventsOf(engine, run, 'usage');
     expect(usage[0]).toMatchObject({ budgetUsd: 2.5 });
     expect(usage.map((u) => Math.round(u.costUsd * 100) / 100).slice(0, 3)).toEqual([1, 2, 3]);
     expect(eventsOf(engine, run, 'warning').map((w) => w.message)).toContainEqual(expect.stringContaining('RUN_BUDGET_USD ($2.50)'));
 
-    llm.respond(() => ({ text: 'Fixed it.', usage: { prompt: 100_000, completion: 0 } }));
+    model.llm.respond(() => ({ text: 'Fixed it.', usage: { prompt: 100_000, completion: 0 } }));
     const refinement = await engine.manager.refine({ runId: run.id, prompt: 'finish up', startedBy: 'test' });
     const refined = await engine.manager.waitForSettled(refinement.id);
     expect(refined.status).toBe('succeeded');

@@ -6,33 +6,21 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import type { RunEngine } from '../../src/core/engine.js';
 import type { HousekeepingReport } from '../../src/core/housekeeping.js';
 import type { RunStatus } from '../../src/core/types.js';
-import { makeHarness, type Harness } from '../support/engine-harness.js';
-import { MockLlm } from '../support/mock-llm.js';
+import { makeHarness, useScriptedModel, type Harness } from '../support/engine-harness.js';
 import { git, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
 
-let llm: MockLlm;
-const open: RunEngine[] = [];
-
-beforeAll(async () => {
-  llm = await MockLlm.start();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  for (const e of open.splice(0)) await e.close();
-});
+const model = useScriptedModel();
 
 async function harness(env: Record<string, string> = {}): Promise<Harness> {
-  const h = await makeHarness(llm, { env: { PLAYTEST_COMMAND: 'sleep 600', ...env } });
-  open.push(h.engine);
+  const h = await makeHarness(model.llm, { env: { PLAYTEST_COMMAND: 'sleep 600', ...env } });
+  model.track(h.engine);
   h.engine.cards.add({ id: 'card-1', title: 'Jump', body: '' });
   return h;
 }
@@ -108,13 +96,13 @@ describe('worktree prune', () => {
 
     let reported!: (r: HousekeepingReport) => void;
     const report = new Promise<HousekeepingReport>((resolve) => (reported = resolve));
-    const restarted = await makeHarness(llm, {
+    const restarted = await makeHarness(model.llm, {
       repo: first.repo,
       dataDir: first.dataDir,
       env: { WORKTREE_RETENTION: '7d' },
       engine: { housekeeping: { onReport: (r) => reported(r) } },
     });
-    open.push(restarted.engine);
+    model.track(restarted.engine);
     const r = await report;
     expect(r.worktrees!.removed.map((w) => w.path)).toEqual([old.path]);
     expect(r.worktrees!.failed).toEqual([]);

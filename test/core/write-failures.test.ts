@@ -6,34 +6,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createRunEngine, type RunEngine } from '../../src/core/engine.js';
 import { createLogger } from '../../src/logger.js';
-import { makeBotEnv, nextEvent } from '../support/engine-harness.js';
-import { MockLlm } from '../support/mock-llm.js';
+import { makeBotEnv, nextEvent, useScriptedModel } from '../support/engine-harness.js';
 import { makeTempDir, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
 
-let llm: MockLlm;
-const open: RunEngine[] = [];
-
-beforeAll(async () => {
-  llm = await MockLlm.start();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const e of open.splice(0)) await e.close();
-  llm.reset();
-});
+const model = useScriptedModel();
 
 /** An engine whose log lines (JSON) are kept for assertions. */
 async function engineWithLog(): Promise<{ engine: RunEngine; logs: Record<string, unknown>[] }> {
-  const { repo, env } = await makeBotEnv(llm);
+  const { repo, env } = await makeBotEnv(model.llm);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write: (chunk, _enc, cb) => {
@@ -42,7 +28,7 @@ async function engineWithLog(): Promise<{ engine: RunEngine; logs: Record<string
     },
   });
   const engine = await createRunEngine(loadConfig(env, repo), createLogger('warn', sink));
-  open.push(engine);
+  model.track(engine);
   engine.cards.add({ id: 'card-1', title: 'Jump', body: '' });
   return { engine, logs };
 }
@@ -50,7 +36,7 @@ async function engineWithLog(): Promise<{ engine: RunEngine; logs: Record<string
 /** A bash tool that runs until a file that never appears exists: only a stop ends the run. */
 function blockingTool(): void {
   const never = path.join(makeTempDir(), 'never');
-  llm.respond((req) =>
+  model.llm.respond((req) =>
     req.messages.at(-1)?.role === 'tool'
       ? { text: 'done' }
       : { toolCalls: [{ name: 'bash', arguments: { command: `while [ ! -f ${never} ]; do sleep 0.1; done` } }] },

@@ -7,7 +7,8 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createRunEngine, type EngineOptions, type RunEngine } from '../../src/core/engine.js';
 import type { Run, RunEvent, RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
-import type { MockLlm } from './mock-llm.js';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import { MockLlm } from './mock-llm.js';
 import { makePiAgentDir, type PiAgentDirOptions } from './pi-agent-dir.js';
 import { makeTempDir, makeTempRepo } from './temp.js';
 
@@ -81,4 +82,41 @@ export function nextEvent(engine: RunEngine, predicate: (e: RunEvent) => boolean
       }
     });
   });
+}
+
+export interface ScriptedModel {
+  /** The scripted model server of this test file (started before its first test). */
+  readonly llm: MockLlm;
+  /** Closes `engine` after the current test. */
+  track(engine: RunEngine): RunEngine;
+}
+
+/**
+ * For a test file of engine tests: one scripted model server for the file; after each test,
+ * real timers again, every tracked engine closed and the model reset.
+ */
+export function useScriptedModel(): ScriptedModel {
+  const engines: RunEngine[] = [];
+  let llm: MockLlm | null = null;
+  beforeAll(async () => {
+    llm = await MockLlm.start();
+  });
+  afterAll(async () => {
+    await llm?.close();
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const e of engines.splice(0)) await e.close();
+    llm?.reset();
+  });
+  return {
+    get llm() {
+      if (!llm) throw new Error('the scripted model starts in beforeAll; use it inside tests');
+      return llm;
+    },
+    track(engine) {
+      engines.push(engine);
+      return engine;
+    },
+  };
 }
