@@ -101,6 +101,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     store,
     worktrees,
     inUse: (p, runIds) => manager.worktreeInUse(p, runIds),
+    hold: (p) => manager.holdForRemoval(p),
     logger: logger.child({ component: 'janitor' }),
     now: options.now,
   });

@@ -22,7 +22,7 @@ import type { RunLimitSettings } from './run-limits.js';
 import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
 import { settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
-import { WorkDirs } from './work-dirs.js';
+import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
   store: Pick<Store, 'runs' | 'events'>;
@@ -237,7 +237,15 @@ export class RunManager {
 
   /** Whether this process uses a worktree: an agent works in it, or a playtest of one of `runIds` runs. */
   worktreeInUse(worktreePath: string, runIds: string[]): boolean {
-    return this.dirs.isHeldHere(worktreePath) || runIds.some((id) => this.active.has(id) || this.deps.playtests.isRunning(id));
+    const holder = this.dirs.holder(worktreePath);
+    return (holder !== null && holder !== PRUNE_HOLDER) || runIds.some((id) => this.active.has(id) || this.deps.playtests.isRunning(id));
+  }
+
+  /** Reserves a worktree for its removal (no refinement may start in it); null when a run holds it. */
+  holdForRemoval(worktreePath: string): (() => void) | null {
+    if (this.dirs.holder(worktreePath)) return null;
+    this.dirs.claim(worktreePath, PRUNE_HOLDER);
+    return () => this.dirs.release(worktreePath, PRUNE_HOLDER);
   }
 
   private async sessionOf(runId: string): Promise<AgentSession> {

@@ -54,6 +54,8 @@ export interface JanitorDeps {
   worktrees: Pick<Worktrees, 'folder' | 'exists' | 'currentBranch' | 'dirtySummary' | 'remove'>;
   /** Whether this process uses the worktree (an active run or playtest of one of `runIds`). */
   inUse: (worktreePath: string, runIds: string[]) => boolean;
+  /** Reserves the worktree while it is removed (no run may start in it); null when a run holds it. */
+  hold: (worktreePath: string) => (() => void) | null;
   logger: Logger;
   now?: () => Date;
 }
@@ -113,9 +115,13 @@ export class WorktreeJanitor {
         report.removed.push(wt);
         continue;
       }
-      // Look again right before removing: a run may have started in it meanwhile.
-      const busy = this.busyReason(wt.path, this.deps.store.runs.listUsingWorktree(wt.path).map((r) => ({ id: r.id, status: r.status })));
+      // Reserve it, then look again: a refinement may have started in it meanwhile.
+      const release = this.deps.hold(wt.path);
+      const busy = release
+        ? this.busyReason(wt.path, this.deps.store.runs.listUsingWorktree(wt.path).map((r) => ({ id: r.id, status: r.status })))
+        : 'a run started in it';
       if (busy) {
+        release?.();
         report.kept.push({ worktree: wt, reason: busy });
         continue;
       }
@@ -125,6 +131,8 @@ export class WorktreeJanitor {
         report.removed.push(wt);
       } catch (err) {
         report.failed.push({ worktree: wt, error: errorText(err) });
+      } finally {
+        release?.();
       }
     }
     const log = this.deps.logger;

@@ -32,9 +32,11 @@ async function runWithWorktree(engine: RunEngine, opts: { status: RunStatus; day
   const id = randomUUID();
   const wt = await engine.worktrees.create(id, 'card-1');
   const at = new Date(Date.now() - opts.daysAgo * DAY).toISOString();
+  const sessionFile = path.join(engine.config.sessionsDir, `${id}.jsonl`);
+  fs.writeFileSync(sessionFile, '');
   engine.store.runs.insert({
     id, cardId: 'card-1', useWorktree: true, ownsWorktree: true, branch: wt.branch, worktreePath: wt.path, baseSha: wt.baseSha,
-    sessionFile: null, prompt: 'p', tokenHash: id, startedBy: 'test', parentRunId: null, ownerPid: process.pid, now: at,
+    sessionFile, prompt: 'p', tokenHash: id, startedBy: 'test', parentRunId: null, ownerPid: process.pid, now: at,
   });
   if (opts.status !== 'running') {
     engine.store.runs.finish(id, { status: opts.status, summary: null, commitSha: null, error: null, tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0, now: at });
@@ -86,6 +88,20 @@ describe('worktree prune', () => {
     const forced = await engine.janitor.prune({ olderThanMs: 14 * DAY, force: true });
     expect(forced.removed.map((w) => w.path).sort()).toEqual([dirty.path, playtested.path].sort());
     expect(fs.existsSync(running.path)).toBe(true);
+  });
+
+  it('a worktree being removed takes no refinement meanwhile', async () => {
+    const { engine } = await harness();
+    const old = await runWithWorktree(engine, { status: 'succeeded', daysAgo: 30 });
+    const release = engine.manager.holdForRemoval(old.path)!;
+    expect(release).toBeTypeOf('function');
+    await expect(engine.manager.refine({ runId: old.id, startedBy: 'test' })).rejects.toThrow(
+      'the worktree clean-up is already working in this worktree; wait for it to settle or stop it first',
+    );
+    expect(engine.manager.holdForRemoval(old.path)).toBeNull();
+    expect(engine.manager.worktreeInUse(old.path, [old.id])).toBe(false);
+    release();
+    expect(engine.manager.holdForRemoval(old.path)).toBeTypeOf('function');
   });
 
   it('the bot prunes by WORKTREE_RETENTION at start-up and reports what it did', async () => {
