@@ -121,7 +121,8 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    version: 3,
+    // 4, not 3: main's chat hub took 3 (outbox streams) while this was written; versions may skip.
+    version: 4,
     name: 'indexes for data retention',
     sql: `
       -- DATA_RETENTION finds old runs by their end and their outbox rows by run.
