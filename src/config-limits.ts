@@ -23,7 +23,7 @@ export interface LimitsConfig {
   runBudgetUsd: number | null;
   /** Settled worktrees older than this are pruned. */
   worktreeRetention: Duration;
-  /** A run is refused when the worktrees' disk has less free space than this (bytes). */
+  /** A run is refused when the worktrees' disk has less free space than this (bytes); 0 = no check. */
   minFreeDisk: number;
   /** Longest line the agent may write (bytes); a longer one fails the run. */
   agentMaxLine: number;
@@ -117,7 +117,8 @@ export function parseLimits(env: LimitsEnv): LimitsConfig {
     playtestTimeout: duration('PLAYTEST_TIMEOUT', MAX_TIMER_MS),
     runBudgetUsd: take(() => parseBudget(env.RUN_BUDGET_USD), null),
     worktreeRetention: duration('WORKTREE_RETENTION'),
-    minFreeDisk: size('MIN_FREE_DISK'),
+    // 0 turns the check off.
+    minFreeDisk: env.MIN_FREE_DISK?.trim() === '0' ? 0 : size('MIN_FREE_DISK'),
     agentMaxLine: size('AGENT_MAX_LINE'),
     dataRetention: duration('DATA_RETENTION'),
   };

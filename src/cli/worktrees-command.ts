@@ -28,7 +28,7 @@ function changes(wt: WorktreeInfo): string {
   return `${n}${wt.dirty.includes('… and') ? '+' : ''} uncommitted`;
 }
 
-function describe(wt: WorktreeInfo, sizes: WorktreeSizes, now: number): string {
+function worktreeBlock(wt: WorktreeInfo, sizes: WorktreeSizes, now: number): string {
   const runs = wt.runs.length ? wt.runs.map((r) => `${r.id.slice(0, 8)} ${r.status}`).join(', ') : 'no runs on record';
   const age = ms(Math.max(0, now - wt.lastUsedAt.getTime()));
   const lines = [
@@ -52,7 +52,7 @@ export function registerWorktreeCommands(program: Command, ctx: WorktreeCommands
         if (opts.json) return ctx.print(JSON.stringify(withSizes, null, 2));
         if (withSizes.length === 0) return ctx.print('no worktrees: every run worktree has been removed');
         const now = Date.now();
-        ctx.print(withSizes.map((wt) => describe(wt, wt.sizes, now)).join('\n\n'));
+        ctx.print(withSizes.map((wt) => worktreeBlock(wt, wt.sizes, now)).join('\n\n'));
         const total = withSizes.reduce((sum, wt) => sum + (wt.sizes.total ?? 0), 0);
         ctx.print(`\n${withSizes.length} worktree${withSizes.length === 1 ? '' : 's'}, ${size(total)} on disk`);
       }),

@@ -96,6 +96,7 @@ describe('loadConfig', () => {
       minFreeDisk: 512 * 1024 ** 2,
       agentMaxLine: 1024 ** 2,
     });
+    expect(loadConfig({ MIN_FREE_DISK: '0' }, '/r').limits.minFreeDisk).toBe(0);
   });
 
   it.each([
