@@ -38,8 +38,8 @@ export interface SpawnSpec {
 
 /**
  * Records nobody reads, recognised by how pi serializes them (`type` first) and dropped unparsed:
- * `message_update` repeats the whole partial message on every delta (quadratic, docs/pi-rpc.md
- * §5) and `tool_execution_update` the tool's whole output so far.
+ * `message_update` repeats the whole partial message on every delta (its volume grows with the
+ * square of the answer's length) and `tool_execution_update` the tool's whole output so far.
  */
 export const SKIPPED_RECORDS = ['{"type":"message_update"', '{"type":"tool_execution_update"'] as const;
 

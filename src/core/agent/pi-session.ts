@@ -3,12 +3,12 @@
  * delivers steers and follow-ups, and owns the two ways a run ends: settle → outcome → shutdown,
  * or stop() (§10 of docs/pi-rpc.md). `done` resolves exactly once and never rejects.
  */
+import bytes from 'bytes';
 import type { Logger } from 'pino';
 import { AppError, UserError, errorText } from '../errors.js';
 import type { RunEventData } from '../types.js';
 import type { AgentOutcome, AgentSession, AgentUsage } from './agent-driver.js';
 import { PiEventMapper, type UserMessageKind } from './pi-events.js';
-import bytes from 'bytes';
 import { describeExit, RpcExitError, SKIPPED_RECORDS, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
 import { barrierState, SettleTracker } from './pi-settle.js';
 
