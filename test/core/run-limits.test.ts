@@ -92,7 +92,7 @@ describe('run budget', () => {
 
   it('says once that the cap cannot be enforced when the model has no price', async () => {
     const { engine } = await harness({ env: { RUN_BUDGET_USD: '2' } });
-    const run = await engine.manager.start({ cardId: 'card-1', prompt: 'please commit', startedBy: 'test' });
+    const run = await engine.manager.start({ cardId: 'card-1', prompt: 'say hi', startedBy: 'test' });
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('succeeded');
     const warnings = eventsOf(engine, run, 'warning').filter((w) => w.message.includes('cannot be enforced'));

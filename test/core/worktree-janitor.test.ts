@@ -64,13 +64,21 @@ describe('worktree prune', () => {
     const recent = await runWithWorktree(engine, { status: 'succeeded', daysAgo: 2 });
     const playtested = await runWithWorktree(engine, { status: 'stopped', daysAgo: 30 });
     await engine.manager.startPlaytest(playtested.id, 'test');
+    // A worktree folder whose runs were deleted: its age is the folder's.
+    const orphan = await engine.worktrees.create(randomUUID(), 'card-1');
+    const monthAgo = new Date(Date.now() - 30 * DAY);
+    fs.utimesSync(orphan.path, monthAgo, monthAgo);
+
+    const listed = await engine.janitor.list();
+    expect(listed.find((w) => w.path === orphan.path)).toMatchObject({ runs: [], branch: orphan.branch });
 
     const dry = await engine.janitor.prune({ olderThanMs: 14 * DAY, dryRun: true });
-    expect(dry.removed.map((w) => w.path).sort()).toEqual([old.path, oldFailed.path].sort());
+    expect(dry.removed.map((w) => w.path).sort()).toEqual([old.path, oldFailed.path, orphan.path].sort());
     expect(fs.existsSync(old.path)).toBe(true);
 
     const report = await engine.janitor.prune({ olderThanMs: 14 * DAY });
-    expect(report.removed.map((w) => w.path).sort()).toEqual([old.path, oldFailed.path].sort());
+    expect(report.removed.map((w) => w.path).sort()).toEqual([old.path, oldFailed.path, orphan.path].sort());
+    expect(fs.existsSync(orphan.path)).toBe(false);
     expect(report.failed).toEqual([]);
     const kept = Object.fromEntries(report.kept.map((k) => [k.worktree.path, k.reason]));
     expect(kept[dirty.path]).toMatch(/uncommitted changes/);
