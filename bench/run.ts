@@ -13,6 +13,7 @@ import { EventLog } from '../src/core/event-log.js';
 import type { RunEvent, RunEventData } from '../src/core/types.js';
 import { silentLogger } from '../src/logger.js';
 import { openStore } from '../src/store/index.js';
+import { measureManyRuns } from './many-runs.js';
 
 interface Result {
   name: string;
@@ -100,6 +101,14 @@ try {
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+// 5. The bot itself with many runs: 4 agents streaming at once (each a model call with a tool every
+// 50 ms, far busier than a real model) and 50 settled runs stored. No queue exists yet, so the
+// issue's "50 queued" is measured as 50 idle stored runs; chat relay and delivery are not included.
+const many = await measureManyRuns({ running: 4, stored: 50 });
+if (many.running !== 4) throw new Error(`only ${many.running} of 4 bench agents stayed running`);
+record(`bot resident memory, ${many.running} running + ${many.stored} stored runs (${many.eventsPerSecond} events/s)`, many.rssMb, 'MB', 300, false);
+record(`bot CPU, ${many.running} running + ${many.stored} stored runs`, many.cpuPercent, '% of one core', 60, false);
 
 let missed = 0;
 for (const r of results) {

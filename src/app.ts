@@ -44,7 +44,8 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   } else {
     logger = createLogger(config.logLevel, io.stderr);
   }
-  const engine = await createRunEngine(config, logger);
+  // The long-running bot prunes old worktrees and data at start-up and daily (logs only).
+  const engine = await createRunEngine(config, logger, { housekeeping: true });
   const killOnExit = () => engine.killAllSync();
   process.on('exit', killOnExit);
 

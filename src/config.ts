@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import shellQuote from 'shell-quote';
 import { z } from 'zod';
+import { parseLimits, type LimitsConfig } from './config-limits.js';
 import { UserError } from './core/errors.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -56,6 +57,8 @@ export interface Config {
   auth: AuthConfig;
   /** The run queue: agents at once (MAX_CONCURRENT_RUNS) and queued + running runs per person (MAX_RUNS_PER_USER, null: no limit). */
   queue: { maxConcurrentRuns: number; maxRunsPerUser: number | null };
+  /** Time, cost, disk and retention bounds (src/config-limits.ts). */
+  limits: LimitsConfig;
 }
 
 /** Variables the agent must never see: its tools run arbitrary commands with its environment. */
@@ -91,6 +94,15 @@ const schema = z.object({
   ALLOW_ALL_USERS: optional.pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()),
   MAX_CONCURRENT_RUNS: optional.pipe(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000).optional()),
   MAX_RUNS_PER_USER: optional.pipe(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1 (unset it for no limit)').optional()),
+  // --- limits (src/config-limits.ts parses them) ---
+  RUN_TIMEOUT: optional,
+  AGENT_IDLE_TIMEOUT: optional,
+  PLAYTEST_TIMEOUT: optional,
+  RUN_BUDGET_USD: optional,
+  WORKTREE_RETENTION: optional,
+  MIN_FREE_DISK: optional,
+  AGENT_MAX_LINE: optional,
+  DATA_RETENTION: optional,
 });
 
 /**
@@ -153,6 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${lines.join('\n  ')}\nSee .env.example for every variable.`);
   }
   const e = parsed.data;
+  let limits: LimitsConfig;
+  try {
+    limits = parseLimits(e);
+  } catch (err) {
+    throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${(err as Error).message}\nSee .env.example for every variable.`);
+  }
   const repoRoot = path.resolve(cwd, e.REPO_ROOT ?? '.');
   const dataDir = path.resolve(repoRoot, e.DATA_DIR ?? '.chatops');
   const worktreesDir = path.resolve(repoRoot, e.WORKTREES_DIR ?? path.join(dataDir, 'worktrees'));
@@ -231,5 +249,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     slack,
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
     queue: { maxConcurrentRuns: e.MAX_CONCURRENT_RUNS ?? Math.max(1, os.availableParallelism()), maxRunsPerUser: e.MAX_RUNS_PER_USER ?? null },
+    limits,
   };
 }

@@ -39,7 +39,7 @@ export function formatEvent(event: RunEvent): string {
     case 'compaction':
       return line(d.phase === 'start' ? `compacting context (${d.reason})` : `context compacted${d.error ? `: ${d.error}` : ''}`);
     case 'usage':
-      return line(`usage: ${d.total} tokens, $${d.costUsd.toFixed(4)}`);
+      return line(`usage: ${d.total} tokens, $${d.costUsd.toFixed(4)}${d.budgetUsd ? ` of the $${d.budgetUsd.toFixed(2)} budget` : ''}`);
     case 'error':
       return line(`error: ${clip(d.message, 1000)}`);
     case 'warning':

@@ -12,6 +12,7 @@ import type { Card, Run } from '../core/types.js';
 import { createLogger, type Logger } from '../logger.js';
 import { formatEvent } from './format-event.js';
 import { runInForeground } from './foreground-run.js';
+import { registerWorktreeCommands } from './worktrees-command.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -160,6 +161,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
         print(io, `removed run ${run.id.slice(0, 8)}${worktreeRemoved ? ` and its worktree (branch ${run.branch} kept)` : ''}`);
       }),
     );
+
+  registerWorktreeCommands(program, { withEngine, print: (text) => print(io, text), setExitCode });
 
   program
     .command('start')

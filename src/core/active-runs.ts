@@ -5,12 +5,14 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
+import type { RunFinish } from '../store/runs-repo.js';
 import type { AgentDriver, AgentOutcome, AgentSession } from './agent/agent-driver.js';
 import { AppError, errorText, UserError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { WorktreeOps } from './run-ports.js';
+import { RunWatchdog, type RunLimitSettings, type Trip } from './run-limits.js';
 import { inspectWorktree, settledEvent } from './run-settle.js';
-import type { Run, RunStatus } from './types.js';
+import type { Run, RunEventData, RunStatus } from './types.js';
 import type { WorkDirs } from './work-dirs.js';
 
 export interface ActiveRunsDeps {
@@ -23,7 +25,11 @@ export interface ActiveRunsDeps {
   now: () => Date;
   /** Called after a run settled and released its directory (the run queue admits the next). */
   onSettled?: (run: Run) => void;
+  /** Time and cost bounds per run (none when omitted). */
+  limits?: RunLimitSettings;
 }
+
+const NO_LIMITS: RunLimitSettings = { runTimeout: null, idleTimeout: null, budgetUsd: null };
 
 export interface LaunchOptions {
   prompt: string;
@@ -40,6 +46,8 @@ export interface LaunchOptions {
 
 interface ActiveRun {
   runId: string;
+  /** The row as it was at launch. */
+  run: Run;
   cwd: string;
   startedAtMs: number;
   session: AgentSession | null;
@@ -47,6 +55,8 @@ interface ActiveRun {
   stopRequested: boolean;
   /** Set when the bot itself ends the run (shutdown): the run becomes `interrupted`. */
   interruptReason: string | null;
+  /** Time, idle and budget bounds; once tripped, the run fails with its reason. */
+  watchdog: RunWatchdog;
   settled: Promise<Run>;
   resolveSettled: (run: Run) => void;
 }
@@ -54,10 +64,25 @@ interface ActiveRun {
 const NO_USAGE = { input: 0, output: 0, total: 0, costUsd: 0 };
 const NO_TOKENS = { tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0 };
 
+/** How often a settle the database refused is tried again. */
+const SETTLE_RETRY_MS = 10_000;
+
 export class ActiveRuns {
   private readonly active = new Map<string, ActiveRun>();
+  /** Failed runs whose final record the database refused: written as soon as it accepts writes. */
+  private readonly unrecorded = new Map<string, { finish: RunFinish; durationMs: number }>();
+  private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: ActiveRunsDeps) {}
+  constructor(private readonly deps: ActiveRunsDeps) {
+    deps.events.onLost((runId, lost, error) => {
+      const entry = this.active.get(runId);
+      if (!entry) return;
+      entry.watchdog.fail(
+        `could not save the run's events (${errorText(error)})`,
+        `The bot could not store ${lost.length} event(s) of this run (${errorText(error)}); stopping it rather than lose more.`,
+      );
+    });
+  }
 
   /**
    * Starts the agent for a run row already inserted as `running` whose directory is claimed.
@@ -71,25 +96,37 @@ export class ActiveRuns {
     events.append(runId, { type: 'run_started', cardId: run.cardId, branch: run.branch, worktreePath: run.worktreePath, refinementOf: run.parentRunId });
     let resolveSettled!: (run: Run) => void;
     const settled = new Promise<Run>((resolve) => (resolveSettled = resolve));
+    const watchdog = new RunWatchdog(
+      this.deps.limits ?? NO_LIMITS,
+      (trip) => this.limitReached(entry, trip),
+      (message) => events.append(runId, { type: 'warning', message }),
+    );
     const entry: ActiveRun = {
       runId,
+      run,
       cwd,
       startedAtMs: this.deps.now().getTime(),
       session: null,
       starting: Promise.resolve(null),
       stopRequested: false,
       interruptReason: null,
+      watchdog,
       settled,
       resolveSettled,
     };
     this.active.set(runId, entry);
+    watchdog.start();
+    const onEvent = (data: RunEventData): void => {
+      events.append(runId, watchdog.annotate(data));
+      watchdog.observe(data);
+    };
     const afterSettle = options.afterSettle ?? (async () => {});
     const prepare = options.prepare ?? (async () => {});
     entry.starting = prepare()
       .then(() => {
         // Stopped while preparing: no agent is started at all.
         if (entry.stopRequested || entry.interruptReason !== null) throw new AppError('STOPPED_BEFORE_START', 'stopped before the agent started');
-        return this.deps.agent.start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent: (d) => events.append(runId, d) });
+        return this.deps.agent.start({ runId, cwd, sessionFile: run.sessionFile!, resume: options.resume, prompt: options.prompt, onEvent, onActivity: () => watchdog.activity() });
       })
       .then(
         (session) => {
@@ -121,7 +158,18 @@ export class ActiveRuns {
     return store.runs.get(runId)!;
   }
 
+  /** A bound was crossed: say so in the thread and end the run through the stop sequence. */
+  private limitReached(entry: ActiveRun, trip: Trip): void {
+    if (this.active.get(entry.runId) !== entry) return;
+    this.deps.logger.warn({ runId: entry.runId, reason: trip.reason }, 'run limit reached; stopping the run');
+    this.deps.events.append(entry.runId, { type: 'warning', message: trip.message });
+    void this.stop(entry.runId, () => {}).catch((err: unknown) =>
+      this.deps.logger.error({ err, runId: entry.runId }, 'stopping a run at its limit failed'),
+    );
+  }
+
   private async settle(entry: ActiveRun, outcome: AgentOutcome, afterSettle: (run: Run) => Promise<void>): Promise<void> {
+    entry.watchdog.dispose();
     let run: Run;
     try {
       run = await this.finalize(entry, outcome);
@@ -130,30 +178,78 @@ export class ActiveRuns {
       this.deps.logger.error({ err, runId: entry.runId }, 'settling a run failed');
       this.active.delete(entry.runId);
       this.deps.dirs.release(entry.cwd, entry.runId);
-      try {
-        const now = this.deps.now();
-        this.deps.store.runs.finish(entry.runId, {
-          ...NO_TOKENS,
-          status: 'failed',
-          summary: outcome.summary,
-          commitSha: null,
-          error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
-          now: now.toISOString(),
-        });
-        const failed = this.deps.store.runs.get(entry.runId)!;
-        this.deps.events.append(entry.runId, settledEvent(failed, [], now.getTime() - entry.startedAtMs));
-      } catch (again) {
-        this.deps.logger.error({ err: again, runId: entry.runId }, 'could not record the failed settle either');
+      const now = this.deps.now();
+      const finish: RunFinish = {
+        ...NO_TOKENS,
+        status: 'failed',
+        summary: outcome.summary,
+        commitSha: null,
+        error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
+        now: now.toISOString(),
+      };
+      const durationMs = now.getTime() - entry.startedAtMs;
+      const failed = { ...entry.run, ...finish, finishedAt: finish.now };
+      if (this.recordFailure(entry.runId, finish, durationMs)) {
+        run = this.readRun(entry.runId) ?? failed;
+      } else {
+        // Callers see the outcome the database will get once it accepts writes.
+        this.unrecorded.set(entry.runId, { finish, durationMs });
+        this.scheduleRetry();
+        run = failed;
       }
-      run = this.deps.store.runs.get(entry.runId)!;
     }
     await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
-    const final = this.deps.store.runs.get(entry.runId) ?? run;
+    const final = this.unrecorded.has(entry.runId) ? run : (this.readRun(entry.runId) ?? run);
     entry.resolveSettled(final);
     try {
       this.deps.onSettled?.(final);
     } catch (err) {
       this.deps.logger.error({ err, runId: entry.runId }, 'after a run settled, the queue could not move on');
+    }
+  }
+
+  /** Writes a failed run's final record and settled event; false (logged) when the database refuses. */
+  private recordFailure(runId: string, finish: RunFinish, durationMs: number): boolean {
+    try {
+      this.deps.store.runs.finish(runId, finish);
+      const failed = this.deps.store.runs.get(runId)!;
+      this.deps.events.append(runId, settledEvent(failed, [], durationMs));
+      return true;
+    } catch (err) {
+      this.deps.logger.error(
+        { err, runId, error: finish.error },
+        `could not record the failed run; it stays "running" in the database until a write succeeds (retried every ${SETTLE_RETRY_MS / 1000}s)`,
+      );
+      return false;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setInterval(() => this.retryUnrecorded(), SETTLE_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Tries again to record runs whose settle the database refused; true when none is left. */
+  retryUnrecorded(): boolean {
+    for (const [runId, { finish, durationMs }] of this.unrecorded) {
+      if (this.recordFailure(runId, finish, durationMs)) {
+        this.unrecorded.delete(runId);
+        this.deps.logger.warn({ runId }, 'recorded the failed run after the database accepted writes again');
+      }
+    }
+    if (this.unrecorded.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
+    return this.unrecorded.size === 0;
+  }
+
+  private readRun(runId: string): Run | undefined {
+    try {
+      return this.deps.store.runs.get(runId);
+    } catch {
+      return undefined;
     }
   }
 
@@ -168,13 +264,15 @@ export class ActiveRuns {
     if (report.dirty) events.append(id, { type: 'warning', message: `the worktree has uncommitted changes:\n${report.dirty}` });
     // A shutdown interrupts only runs it had to stop; one that finished meanwhile keeps its outcome.
     const interrupted = entry.interruptReason !== null && outcome.status === 'stopped';
-    const status: RunStatus = interrupted ? 'interrupted' : outcome.status;
+    // A run ended at its time or budget limit failed, unless it finished meanwhile.
+    const limited = entry.watchdog.trippedBy !== null && outcome.status !== 'succeeded' ? entry.watchdog.trippedBy : null;
+    const status: RunStatus = limited ? 'failed' : interrupted ? 'interrupted' : outcome.status;
     const now = this.deps.now();
     store.runs.finish(id, {
       status,
       summary: outcome.summary,
       commitSha: report.commitSha,
-      error: interrupted ? entry.interruptReason : outcome.error,
+      error: limited ? limited.reason : interrupted ? entry.interruptReason : outcome.error,
       tokensInput: outcome.usage.input,
       tokensOutput: outcome.usage.output,
       tokensTotal: outcome.usage.total,
@@ -239,5 +337,13 @@ export class ActiveRuns {
         await entry.settled;
       }),
     );
+    if (!this.retryUnrecorded()) {
+      this.deps.logger.error(
+        { runs: [...this.unrecorded.keys()] },
+        'shutting down with failed runs the database would not record; they become interrupted at the next start',
+      );
+      if (this.retryTimer) clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
   }
 }

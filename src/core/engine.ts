@@ -11,8 +11,10 @@ import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
+import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
 import { Playtests } from './playtest.js';
 import { RunManager } from './run-manager.js';
+import { WorktreeJanitor } from './worktree-janitor.js';
 import { Worktrees } from './worktrees.js';
 
 export interface RunEngine {
@@ -21,6 +23,10 @@ export interface RunEngine {
   cards: Cards;
   manager: RunManager;
   worktrees: Worktrees;
+  /** Lists and prunes the bot's worktrees (`chatops worktrees`). */
+  janitor: WorktreeJanitor;
+  /** Worktree and data clean-up; runs by itself only when started with `housekeeping`. */
+  housekeeping: Housekeeping;
   /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
   close(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
@@ -35,6 +41,11 @@ export interface EngineOptions {
   playtestStopTimeoutMs?: number;
   /** How often queued runs look at the shared queue again (default 1 s). */
   queuePollMs?: number;
+  /**
+   * The long-running bot: prune old worktrees and data now and once a day. `onReport` hears
+   * every pass (e.g. to tell a chat what could not be removed).
+   */
+  housekeeping?: boolean | { onReport: (report: HousekeepingReport) => void };
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
@@ -60,6 +71,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     logger: logger.child({ component: 'playtest' }),
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
+    timeout: config.limits.playtestTimeout,
   });
   const agent =
     options.agent ??
@@ -69,6 +81,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       agentDir: config.piAgentDir,
       env: config.agentEnv,
       logger: logger.child({ component: 'agent' }),
+      maxLineBytes: config.limits.agentMaxLine,
     });
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({
@@ -85,8 +98,28 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     maxConcurrentRuns: config.queue.maxConcurrentRuns,
     maxRunsPerUser: config.queue.maxRunsPerUser,
     queuePollMs: options.queuePollMs,
+    disk: { dir: config.worktreesDir, minFreeBytes: config.limits.minFreeDisk },
+    limits: { runTimeout: config.limits.runTimeout, idleTimeout: config.limits.agentIdleTimeout, budgetUsd: config.limits.runBudgetUsd },
   });
   manager.recoverInterrupted();
+  const janitor = new WorktreeJanitor({
+    store,
+    worktrees,
+    inUse: (p, runIds) => manager.worktreeInUse(p, runIds),
+    hold: (p) => manager.holdForRemoval(p),
+    logger: logger.child({ component: 'janitor' }),
+    now: options.now,
+  });
+  const housekeeping = new Housekeeping({
+    janitor,
+    retention: store.retention,
+    worktreeRetentionMs: config.limits.worktreeRetention.ms,
+    dataRetentionMs: config.limits.dataRetention.ms,
+    logger: logger.child({ component: 'housekeeping' }),
+    now: options.now,
+    onReport: typeof options.housekeeping === 'object' ? options.housekeeping.onReport : undefined,
+  });
+  if (options.housekeeping) housekeeping.start();
   let closed: Promise<void> | null = null;
   return {
     config,
@@ -94,9 +127,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     cards,
     manager,
     worktrees,
+    janitor,
+    housekeeping,
     killAllSync: () => manager.killAllSync(),
     close: () =>
       (closed ??= (async () => {
+        await housekeeping.close();
         await manager.shutdown();
         store.close();
       })()),

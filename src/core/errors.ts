@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'RUN_QUEUED'
   | 'AGENT_PROTOCOL'
   | 'PLAYTEST'
+  | 'DISK_LOW'
   | 'UNAUTHORIZED'
   | 'BAD_COMMAND'
   | 'INTERNAL';

@@ -8,6 +8,8 @@ import type { RunEventsRepo } from '../store/run-events-repo.js';
 import type { RunEvent, RunEventData } from './types.js';
 
 export type RunEventListener = (event: RunEvent) => void;
+/** Told when events of a run could not be stored (full disk, failed write): they are lost. */
+export type LostEventsListener = (runId: string, lost: RunEventData[], error: unknown) => void;
 
 const IMMEDIATE: ReadonlySet<RunEventData['type']> = new Set(['run_queued', 'run_started', 'run_settled', 'stop_requested', 'user_message']);
 
@@ -16,6 +18,7 @@ export class EventLog {
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
   private readonly listeners = new Set<RunEventListener>();
+  private readonly lostListeners = new Set<LostEventsListener>();
 
   constructor(
     private readonly repo: RunEventsRepo,
@@ -66,13 +69,7 @@ export class EventLog {
     } catch (err) {
       // One bad run (e.g. deleted meanwhile) must not cost the others their events.
       this.logger.warn({ err, count: batch.length }, 'batched event write failed; writing run by run');
-      for (const [runId, events] of byRun) {
-        try {
-          written.push(...this.repo.append(runId, events));
-        } catch (e) {
-          this.logger.error({ err: e, runId, count: events.length }, 'could not persist run events');
-        }
-      }
+      for (const [runId, events] of byRun) written.push(...this.writeRun(runId, events));
     }
     for (const event of written) {
       for (const listener of this.listeners) {
@@ -83,6 +80,47 @@ export class EventLog {
         }
       }
     }
+  }
+
+  /** One run's events; when that fails, one by one, so only the events that cannot be stored are lost (and named). */
+  private writeRun(runId: string, events: { data: RunEventData; createdAt: string }[]): RunEvent[] {
+    try {
+      return this.repo.append(runId, events);
+    } catch {
+      const written: RunEvent[] = [];
+      const lost: RunEventData[] = [];
+      let error: unknown = null;
+      for (const e of events) {
+        try {
+          written.push(...this.repo.append(runId, [e]));
+        } catch (err) {
+          error = err;
+          lost.push(e.data);
+        }
+      }
+      if (lost.length > 0) this.reportLost(runId, lost, error);
+      return written;
+    }
+  }
+
+  private reportLost(runId: string, lost: RunEventData[], error: unknown): void {
+    this.logger.error(
+      { err: error, runId, lost: lost.length, types: lost.map((d) => d.type), first: JSON.stringify(lost[0]).slice(0, 500) },
+      'could not store run events; they are lost',
+    );
+    for (const listener of this.lostListeners) {
+      try {
+        listener(runId, lost, error);
+      } catch (err) {
+        this.logger.error({ err, runId }, 'lost-events listener failed');
+      }
+    }
+  }
+
+  /** Called with every run's events that could not be stored. Returns an unsubscribe function. */
+  onLost(listener: LostEventsListener): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
   }
 
   /** Every persisted event of every run, in order per run. Returns an unsubscribe function. */

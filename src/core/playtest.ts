@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
+import type { Duration } from '../config-limits.js';
 import { UserError, errorText } from './errors.js';
 import { processTree, signalTree } from './process-tree.js';
 import type { Actor, RunEventData } from './types.js';
@@ -23,6 +24,8 @@ export interface PlaytestsOptions {
   stopTimeoutMs?: number;
   /** Output is sent at most this often. Default 2000 ms. */
   outputFlushMs?: number;
+  /** PLAYTEST_TIMEOUT: a playtest running this long is stopped (and the thread told). None when omitted. */
+  timeout?: Duration;
 }
 
 /** Lines kept for an output event and for the exit event's tail. */
@@ -42,6 +45,8 @@ interface Playtest {
   pending: string[];
   skipped: number;
   timer: NodeJS.Timeout | null;
+  /** Ends the playtest at PLAYTEST_TIMEOUT. */
+  deadline: NodeJS.Timeout | null;
   stoppedBy: { by: Actor | null } | null;
   done: Promise<void>;
 }
@@ -77,6 +82,7 @@ export class Playtests {
   private readonly onEvent: PlaytestsOptions['onEvent'];
   private readonly stopTimeoutMs: number;
   private readonly outputFlushMs: number;
+  private readonly timeout: Duration | null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -86,6 +92,7 @@ export class Playtests {
     this.onEvent = options.onEvent;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.outputFlushMs = options.outputFlushMs ?? 2000;
+    this.timeout = options.timeout ?? null;
   }
 
   /** Whether a playtest process (or its output) is still live for the run. */
@@ -124,12 +131,23 @@ export class Playtests {
       pending: [],
       skipped: 0,
       timer: null,
+      deadline: null,
       stoppedBy: null,
       done: Promise.resolve(),
     };
     this.active.set(runId, entry);
     this.log.info({ runId, pid: entry.pid, cwd, command: this.command }, 'playtest started');
     this.emit(runId, { type: 'playtest', phase: 'started', text: this.command, exitCode: null, by });
+    if (this.timeout) {
+      const limit = this.timeout;
+      entry.deadline = setTimeout(() => {
+        if (this.active.get(runId) !== entry || entry.stoppedBy) return;
+        this.log.info({ runId, pid: entry.pid, timeout: limit.text }, 'playtest reached PLAYTEST_TIMEOUT; stopping it');
+        this.emit(runId, { type: 'warning', message: `🎮 The playtest ran for ${limit.text} (PLAYTEST_TIMEOUT); stopping it. React 🎮 again to start a new one.` });
+        void this.stop(runId, null);
+      }, limit.ms);
+      entry.deadline.unref();
+    }
 
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       if (!stream) continue;
@@ -247,6 +265,8 @@ export class Playtests {
   ): void {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;
+    if (entry.deadline) clearTimeout(entry.deadline);
+    entry.deadline = null;
     if (this.active.get(runId) === entry) this.active.delete(runId);
     const exitCode = result.exitCode ?? null;
     const tail = entry.tail.length > 0 ? `\nLast output:\n${entry.tail.join('\n')}` : '';

@@ -85,3 +85,24 @@ export function signalTree(pids: number[], signal: NodeJS.Signals): void {
 export function aliveOf(pids: number[]): number[] {
   return pids.filter(isAlive);
 }
+
+/**
+ * Live processes whose working directory is `dir` or inside it (Linux: /proc/<pid>/cwd; other
+ * systems cannot tell and get []). Catches an agent, playtest or shell of any process, not only
+ * of this bot.
+ */
+export function processesWorkingIn(dir: string): number[] {
+  if (!fs.existsSync('/proc/self/cwd')) return [];
+  const root = dir.endsWith('/') ? dir : `${dir}/`;
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cwd = fs.readlinkSync(`/proc/${name}/cwd`);
+      if (cwd === dir || cwd.startsWith(root)) out.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to inspect.
+    }
+  }
+  return out;
+}

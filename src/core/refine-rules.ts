@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { UserError } from './errors.js';
 import type { Run } from './types.js';
+import { holderName } from './work-dirs.js';
 
 export interface RefineContext {
   isActive(runId: string): boolean;
@@ -27,5 +28,5 @@ export function assertRefinable(prior: Run, ctx: RefineContext): void {
     fail(`the agent session of run ${short} is gone (${prior.sessionFile}); start a fresh run instead`);
   }
   const busy = ctx.busyRun(prior.worktreePath!);
-  if (busy) fail(`run ${busy.slice(0, 8)} is already working in this worktree; wait for it to settle or stop it first`);
+  if (busy) fail(`${holderName(busy)} is already working in this worktree; wait for it to settle or stop it first`);
 }

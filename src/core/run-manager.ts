@@ -11,6 +11,7 @@ import type { NewRun } from '../store/runs-repo.js';
 import { ActiveRuns, type LaunchOptions } from './active-runs.js';
 import type { AgentDriver, AgentSession } from './agent/agent-driver.js';
 import type { Cards } from './cards.js';
+import { assertFreeDisk } from './disk-space.js';
 import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
 import { isAlive, processTree, signalTree } from './process-tree.js';
@@ -18,10 +19,11 @@ import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
 import { RunQueue } from './run-queue.js';
+import type { RunLimitSettings } from './run-limits.js';
 import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
 import { settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
-import { WorkDirs } from './work-dirs.js';
+import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
   store: Pick<Store, 'runs' | 'events'>;
@@ -40,6 +42,10 @@ export interface RunManagerDeps {
   maxRunsPerUser?: number | null;
   /** How often a process with queued runs looks at the shared queue again (other processes' runs settle unseen). */
   queuePollMs?: number;
+  /** Time and cost bounds of every run (src/core/run-limits.ts). */
+  limits?: RunLimitSettings;
+  /** MIN_FREE_DISK: runs are refused when `dir`'s file system has less free space. */
+  disk?: { dir: string; minFreeBytes: number };
 }
 
 export interface StartRunInput {
@@ -123,6 +129,7 @@ export class RunManager {
   async start(input: StartRunInput): Promise<Run> {
     const card = this.deps.cards.require(input.cardId);
     this.assertUnderUserLimit(input.startedBy);
+    await this.assertDiskSpace();
     const id = randomUUID();
     const useWorktree = input.useWorktree ?? true;
     let planned: { path: string; branch: string } | null = null;
@@ -295,6 +302,7 @@ export class RunManager {
         prompt: text.split(token).join('<run token>'),
         tokenHash: hashToken(token),
         ownerPid: process.pid,
+        status: 'queued',
         now: this.now().toISOString(),
       });
       return text;
@@ -314,6 +322,7 @@ export class RunManager {
       worktreeExists: (p) => this.deps.worktrees.exists(p),
       busyRun: (p) => this.dirs.holder(p),
     });
+    await this.assertDiskSpace();
     const cwd = prior.worktreePath!;
     const id = randomUUID();
     const prompt = this.claimAndInsert(cwd, id, () => ({
@@ -346,6 +355,23 @@ export class RunManager {
     const session = await this.sessionOf(runId);
     await session.followUp(text);
     this.deps.events.append(runId, { type: 'user_message', kind: 'follow_up', text, by });
+  }
+
+  private async assertDiskSpace(): Promise<void> {
+    if (this.deps.disk) await assertFreeDisk(this.deps.disk.dir, this.deps.disk.minFreeBytes);
+  }
+
+  /** Whether this process uses a worktree: an agent works in it, or a playtest of one of `runIds` runs. */
+  worktreeInUse(worktreePath: string, runIds: string[]): boolean {
+    const holder = this.dirs.holder(worktreePath);
+    return (holder !== null && holder !== PRUNE_HOLDER) || runIds.some((id) => this.active.has(id) || this.deps.playtests.isRunning(id));
+  }
+
+  /** Reserves a worktree for its removal (no refinement may start in it); null when a run holds it. */
+  holdForRemoval(worktreePath: string): (() => void) | null {
+    if (this.dirs.holder(worktreePath)) return null;
+    this.dirs.claim(worktreePath, PRUNE_HOLDER);
+    return () => this.dirs.release(worktreePath, PRUNE_HOLDER);
   }
 
   private async sessionOf(runId: string): Promise<AgentSession> {

@@ -68,7 +68,8 @@ export type RunEventData =
   | { type: 'retry'; attempt: number; maxAttempts: number; delayMs: number; error: string }
   | { type: 'retry_end'; success: boolean; attempt: number; error: string | null }
   | { type: 'compaction'; phase: 'start' | 'end'; reason: string; error: string | null }
-  | { type: 'usage'; input: number; output: number; total: number; costUsd: number }
+  /** Spend so far; `budgetUsd` when RUN_BUDGET_USD caps the run. */
+  | { type: 'usage'; input: number; output: number; total: number; costUsd: number; budgetUsd?: number }
   | { type: 'error'; message: string }
   | { type: 'warning'; message: string }
   | { type: 'stop_requested'; by: Actor | null }

@@ -7,6 +7,14 @@ import type { RunsRepo } from '../store/runs-repo.js';
 import { UserError } from './errors.js';
 import { isAlive } from './process-tree.js';
 
+/** The holder id of a worktree that the clean-up is removing (no run may start in it meanwhile). */
+export const PRUNE_HOLDER = 'worktree-prune';
+
+/** A holder for messages: `run 1a2b3c4d`, or the clean-up. */
+export function holderName(holder: string): string {
+  return holder === PRUNE_HOLDER ? 'the worktree clean-up' : `run ${holder.slice(0, 8)}`;
+}
+
 export class WorkDirs {
   private readonly holders = new Map<string, string>();
 
@@ -29,7 +37,7 @@ export class WorkDirs {
   claim(cwd: string, runId: string): void {
     const holder = this.holder(cwd);
     if (holder) {
-      throw new UserError('WORKTREE_BUSY', `run ${holder.slice(0, 8)} is already working in ${cwd}; wait for it to finish or stop it first`);
+      throw new UserError('WORKTREE_BUSY', `${holderName(holder)} is already working in ${cwd}; wait for it to finish or stop it first`);
     }
     this.holders.set(cwd, runId);
   }

@@ -198,6 +198,21 @@ export class Worktrees {
     }
   }
 
+  /** The branch checked out in a worktree, or null (detached, gone, or not a worktree). */
+  async currentBranch(wtPath: string): Promise<string | null> {
+    if (!this.exists(wtPath)) return null;
+    try {
+      return (await this.git(wtPath).raw(['branch', '--show-current'])).trim() || null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The folder worktrees are created in. */
+  get folder(): string {
+    return this.worktreesDir;
+  }
+
   /**
    * Uncommitted changes as `git status --porcelain` lines (at most 20, then a count of the
    * rest), or null when the worktree is clean or gone.

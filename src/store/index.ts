@@ -4,6 +4,7 @@ import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
+import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunsRepo } from './runs-repo.js';
 
@@ -15,6 +16,7 @@ export interface Store {
   chatThreads: ChatThreadsRepo;
   outbox: OutboxRepo;
   inbound: InboundRepo;
+  retention: RetentionRepo;
   close(): void;
 }
 
@@ -28,6 +30,7 @@ export function openStore(file: string): Store {
     chatThreads: new ChatThreadsRepo(db),
     outbox: new OutboxRepo(db),
     inbound: new InboundRepo(db),
+    retention: new RetentionRepo(db),
     close: () => db.close(),
   };
 }

@@ -185,4 +185,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX agent_runs_worktree ON agent_runs(worktree_path);
     `,
   },
+  {
+    version: 5,
+    name: 'indexes for data retention',
+    sql: `
+      -- DATA_RETENTION finds old runs by their end and their outbox rows by run.
+      CREATE INDEX agent_runs_finished ON agent_runs(finished_at) WHERE finished_at IS NOT NULL;
+      CREATE INDEX outbox_run ON outbox(run_id) WHERE run_id IS NOT NULL;
+    `,
+  },
 ];

@@ -72,7 +72,7 @@ export interface NewRun {
   /** The bot process that drives the run's agent; recovery leaves runs of live processes alone. */
   ownerPid: number;
   now: string;
-  /** `queued` (default) until the run queue admits it, or `running` at once. */
+  /** `queued` until the run queue admits it (the RunManager's runs), or `running` (default) at once. */
   status?: 'queued' | 'running';
 }
 
@@ -101,7 +101,7 @@ export class RunsRepo {
       .run(
         r.id,
         r.cardId,
-        r.status ?? 'queued',
+        r.status ?? 'running',
         r.useWorktree ? 1 : 0,
         r.ownsWorktree ? 1 : 0,
         r.branch,
@@ -114,7 +114,7 @@ export class RunsRepo {
         r.ownerPid,
         r.parentRunId,
         r.now,
-        r.status === 'running' ? r.now : null,
+        r.status === 'queued' ? null : r.now,
       );
   }
 
@@ -223,6 +223,12 @@ export class RunsRepo {
   /** Records the commit a run's branch forked from, once its worktree exists. */
   setBaseSha(id: string, baseSha: string): void {
     this.db.prepare('UPDATE agent_runs SET base_sha = ? WHERE id = ?').run(baseSha, id);
+  }
+
+  /** Every run that has a worktree on record, oldest first. */
+  listWithWorktree(): Run[] {
+    const rows = this.db.prepare('SELECT * FROM agent_runs WHERE worktree_path IS NOT NULL ORDER BY created_at, rowid').all() as RunRow[];
+    return rows.map(toRun);
   }
 
   setSessionFile(id: string, sessionFile: string): void {

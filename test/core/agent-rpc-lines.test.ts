@@ -50,6 +50,44 @@ describe('LineSplitter', () => {
   });
 });
 
+describe('LineSplitter bounds', () => {
+  it('drops a line over maxLineBytes as it arrives, reports it once, and goes on with the next line', () => {
+    const overflows: number[] = [];
+    const s = new LineSplitter({ maxLineBytes: 1024, onOverflow: (n) => overflows.push(n) });
+    const piece = Buffer.alloc(300, 'x');
+    let maxPending = 0;
+    for (let i = 0; i < 100; i++) {
+      expect(s.push(piece)).toEqual([]);
+      maxPending = Math.max(maxPending, s.pending);
+    }
+    expect(maxPending).toBeLessThanOrEqual(1024);
+    expect(s.pending).toBe(0);
+    expect(overflows).toEqual([1200]);
+    expect(s.push('xxx\n{"type":"agent_end"}\n')).toEqual(['{"type":"agent_end"}']);
+    expect(overflows).toHaveLength(1);
+  });
+
+  it('keeps a line of exactly maxLineBytes', () => {
+    const s = new LineSplitter({ maxLineBytes: 8, onOverflow: () => expect.fail('no overflow') });
+    expect(s.push('12345678\n')).toEqual(['12345678']);
+  });
+
+  it('discards lines that start with a skip prefix without keeping them, even past the line limit', () => {
+    const skipped: string[] = [];
+    const s = new LineSplitter({
+      maxLineBytes: 64,
+      onOverflow: () => expect.fail('a skipped line never overflows'),
+      skipPrefixes: ['{"type":"message_update"'],
+      onSkip: (p) => skipped.push(p),
+    });
+    expect(s.push('{"type":"mess')).toEqual([]);
+    expect(s.push(`age_update","message":{"content":"${'y'.repeat(500)}`)).toEqual([]);
+    expect(s.pending).toBe(0);
+    expect(s.push(`${'y'.repeat(500)}"}}\n{"type":"message_end"}\n`)).toEqual(['{"type":"message_end"}']);
+    expect(skipped).toEqual(['{"type":"message_update"']);
+  });
+});
+
 describe('parseJsonLine', () => {
   it('parses objects, tolerating whitespace and a BOM', () => {
     expect(parseJsonLine('  {"type":"agent_start"}  ')).toEqual({ kind: 'record', record: { type: 'agent_start' } });

@@ -76,4 +76,44 @@ describe('loadConfig', () => {
     scrubBotSecrets(env);
     expect(env).toEqual({ ANTHROPIC_API_KEY: 'k', PATH: '/bin' });
   });
+
+  it('defaults the run limits and reads durations and sizes with units', () => {
+    expect(loadConfig({}, '/r').limits).toEqual({
+      runTimeout: { ms: 60 * 60_000, text: '60m' },
+      agentIdleTimeout: { ms: 15 * 60_000, text: '15m' },
+      playtestTimeout: { ms: 10 * 60_000, text: '10m' },
+      runBudgetUsd: null,
+      worktreeRetention: { ms: 14 * 86_400_000, text: '14d' },
+      minFreeDisk: 2 * 1024 ** 3,
+      agentMaxLine: 8 * 1024 ** 2,
+      dataRetention: { ms: 90 * 86_400_000, text: '90d' },
+    });
+    const c = loadConfig({ RUN_TIMEOUT: '90s', AGENT_IDLE_TIMEOUT: '2h', RUN_BUDGET_USD: '$2.50', MIN_FREE_DISK: '512MB', AGENT_MAX_LINE: '1mb' }, '/r');
+    expect(c.limits).toMatchObject({
+      runTimeout: { ms: 90_000, text: '90s' },
+      agentIdleTimeout: { ms: 7_200_000, text: '2h' },
+      runBudgetUsd: 2.5,
+      minFreeDisk: 512 * 1024 ** 2,
+      agentMaxLine: 1024 ** 2,
+    });
+    expect(loadConfig({ MIN_FREE_DISK: '0' }, '/r').limits.minFreeDisk).toBe(0);
+  });
+
+  it.each([
+    [{ RUN_TIMEOUT: '60' }, /RUN_TIMEOUT must be a duration with a unit.*add a unit/],
+    [{ AGENT_IDLE_TIMEOUT: 'soon' }, /AGENT_IDLE_TIMEOUT must be a duration with a unit such as 90s, 30m, 2h or 14d \(got "soon"\)/],
+    [{ PLAYTEST_TIMEOUT: '365d' }, /PLAYTEST_TIMEOUT may be at most 20 days/],
+    [{ RUN_BUDGET_USD: 'lots' }, /RUN_BUDGET_USD must be a positive amount of US dollars/],
+    [{ RUN_BUDGET_USD: '-1' }, /RUN_BUDGET_USD/],
+    [{ MIN_FREE_DISK: 'big' }, /MIN_FREE_DISK must be a size with a unit such as 512MB/],
+    [{ AGENT_MAX_LINE: '1000' }, /AGENT_MAX_LINE must be a size with a unit/],
+    [{ DATA_RETENTION: '0d' }, /DATA_RETENTION must be a duration/],
+  ])('rejects the limit %j with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env, '/r')).toThrow(message);
+    expect(() => loadConfig(env, '/r')).toThrow(/\.env\.example/);
+  });
+
+  it('names every bad limit at once', () => {
+    expect(() => loadConfig({ RUN_TIMEOUT: 'x', WORKTREE_RETENTION: 'y' }, '/r')).toThrow(/RUN_TIMEOUT[\s\S]*WORKTREE_RETENTION/);
+  });
 });

@@ -142,7 +142,12 @@ describe('PiDriver with the real pi', () => {
     expect(end.outputTail).toContain('mock: add mock-0.txt');
     expect(log.ofType('turn_end').map((e) => e.turn)).toEqual([1, 2]);
     expect(log.ofType('assistant_text').at(-1)!.text).toBe(outcome.summary);
-    expect(log.ofType('usage')).toEqual([{ type: 'usage', ...outcome.usage }]);
+    // Spend after each of the two model calls, then the session's totals.
+    const usage = log.ofType('usage');
+    expect(usage).toHaveLength(3);
+    expect(usage[0]!.total).toBeGreaterThan(0);
+    expect(usage[1]!.total).toBeGreaterThan(usage[0]!.total);
+    expect(usage.at(-1)).toEqual({ type: 'usage', ...outcome.usage });
     expect(log.ofType('user_message')).toEqual([]);
 
     expect(mock.requests).toHaveLength(2);

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
-import { Playtests } from '../../src/core/playtest.js';
+import { Playtests, type PlaytestsOptions } from '../../src/core/playtest.js';
 import type { RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 
@@ -67,12 +67,13 @@ function gone(pid: number): boolean {
 const cwd = fs.realpathSync(os.tmpdir());
 let current: Playtests | null = null;
 
-function playtests(command: string, rec: Recorder, opts: { stopTimeoutMs?: number } = {}): Playtests {
+function playtests(command: string, rec: Recorder, opts: Partial<Pick<PlaytestsOptions, 'stopTimeoutMs' | 'timeout' | 'onEvent'>> = {}): Playtests {
   current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, ...opts });
   return current;
 }
 
 afterEach(async () => {
+  vi.useRealTimers();
   await current?.stopAll();
   current = null;
 });
@@ -175,5 +176,23 @@ describe('Playtests', () => {
     for (const pid of pids) expect(gone(pid)).toBe(true);
     expect(rec.of('run-a').at(-1)!.text).toContain('stopped by the bot');
     expect(rec.of('run-b').at(-1)!.phase).toBe('exited');
+  });
+
+  it('stops a playtest at PLAYTEST_TIMEOUT, whole tree, and says so in the thread', async () => {
+    const rec = new Recorder();
+    const warnings: string[] = [];
+    const onEvent = (runId: string, data: RunEventData): void => (data.type === 'warning' ? void warnings.push(data.message) : rec.onEvent(runId, data));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
+    const pt = playtests(game('--lines 1'), rec, { timeout: { ms: 10 * 60_000, text: '10m' }, onEvent });
+    pt.start('run-t', cwd, 'discord:42');
+    const pids = await rec.pids('run-t');
+    expect(pt.isRunning('run-t')).toBe(true);
+    vi.advanceTimersByTime(10 * 60_000);
+    const end = await rec.ended('run-t');
+    expect(end.phase).toBe('exited');
+    expect(end.text).toContain('stopped by the bot');
+    for (const pid of pids) expect(gone(pid)).toBe(true);
+    expect(pt.isRunning('run-t')).toBe(false);
+    expect(warnings).toEqual([expect.stringContaining('ran for 10m (PLAYTEST_TIMEOUT)')]);
   });
 });

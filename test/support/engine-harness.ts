@@ -7,8 +7,9 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createRunEngine, type EngineOptions, type RunEngine } from '../../src/core/engine.js';
 import type { Run, RunEvent, RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
-import type { MockLlm } from './mock-llm.js';
-import { makePiAgentDir } from './pi-agent-dir.js';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import { MockLlm } from './mock-llm.js';
+import { makePiAgentDir, type PiAgentDirOptions } from './pi-agent-dir.js';
 import { makeTempDir, makeTempRepo } from './temp.js';
 
 export interface HarnessOptions {
@@ -19,6 +20,8 @@ export interface HarnessOptions {
   repo?: string;
   dataDir?: string;
   maxRetries?: number;
+  /** The mock model's price (USD per million tokens), for budget tests. */
+  modelCost?: PiAgentDirOptions['cost'];
 }
 
 export interface Harness {
@@ -41,7 +44,7 @@ export function baseEnv(): Record<string, string> {
 export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Promise<{ repo: string; dataDir: string; env: Record<string, string> }> {
   const repo = options.repo ?? (await makeTempRepo());
   const dataDir = options.dataDir ?? path.join(makeTempDir('chatops-data-'), 'data');
-  const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries });
+  const pi = makePiAgentDir({ baseUrl: llm.baseUrl, maxRetries: options.maxRetries, cost: options.modelCost });
   const env: Record<string, string> = {
     ...baseEnv(),
     ...pi.env,
@@ -81,4 +84,41 @@ export function nextEvent(engine: RunEngine, predicate: (e: RunEvent) => boolean
       }
     });
   });
+}
+
+export interface ScriptedModel {
+  /** The scripted model server of this test file (started before its first test). */
+  readonly llm: MockLlm;
+  /** Closes `engine` after the current test. */
+  track(engine: RunEngine): RunEngine;
+}
+
+/**
+ * For a test file of engine tests: one scripted model server for the file; after each test,
+ * real timers again, every tracked engine closed and the model reset.
+ */
+export function useScriptedModel(): ScriptedModel {
+  const engines: RunEngine[] = [];
+  let llm: MockLlm | null = null;
+  beforeAll(async () => {
+    llm = await MockLlm.start();
+  });
+  afterAll(async () => {
+    await llm?.close();
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const e of engines.splice(0)) await e.close();
+    llm?.reset();
+  });
+  return {
+    get llm() {
+      if (!llm) throw new Error('the scripted model starts in beforeAll; use it inside tests');
+      return llm;
+    },
+    track(engine) {
+      engines.push(engine);
+      return engine;
+    },
+  };
 }

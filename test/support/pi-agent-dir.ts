@@ -22,6 +22,8 @@ export interface PiAgentDirOptions {
   withoutApiKey?: boolean;
   /** Extra settings.json keys. */
   settings?: Record<string, unknown>;
+  /** The model's price in USD per million tokens (pi's models.json `cost`); default none (free). */
+  cost?: { input: number; output: number; cacheRead?: number; cacheWrite?: number };
 }
 
 export interface PiAgentDir {
@@ -41,7 +43,15 @@ export function makePiAgentDir(options: PiAgentDirOptions): PiAgentDir {
         api: 'openai-completions',
         ...(options.withoutApiKey ? {} : { apiKey: MOCK_KEY_VAR }),
         compat: { supportsDeveloperRole: false, supportsReasoningEffort: false, supportsStore: false },
-        models: [{ id: MOCK_MODEL, name: 'Mock model', contextWindow: 128000, maxTokens: 4096 }],
+        models: [
+          {
+            id: MOCK_MODEL,
+            name: 'Mock model',
+            contextWindow: 128000,
+            maxTokens: 4096,
+            ...(options.cost ? { cost: { cacheRead: 0, cacheWrite: 0, ...options.cost } } : {}),
+          },
+        ],
       },
     },
   };

@@ -97,6 +97,8 @@ export interface StatusView {
   toolLines: string[];
   tokensTotal: number;
   costUsd: number;
+  /** RUN_BUDGET_USD when the run is capped: the status shows spent / budget. */
+  budgetUsd?: number | null;
   note: string | null;
   refinementOf: string | null;
 }
@@ -107,7 +109,8 @@ export function statusText(v: StatusView): string {
   if (v.currentStep) lines.push(`▶ ${v.currentStep}`);
   for (const t of v.toolLines) lines.push(`• ${t}`);
   if (v.note) lines.push(v.note);
-  lines.push(`🪙 ${formatTokens(v.tokensTotal)} tokens · ${formatCost(v.costUsd)}`);
+  const budget = v.budgetUsd ? ` / ${formatCost(v.budgetUsd)} budget` : '';
+  lines.push(`🪙 ${formatTokens(v.tokensTotal)} tokens · ${formatCost(v.costUsd)}${budget}`);
   return neutralizeMentions(lines.join('\n'));
 }
 
@@ -178,6 +181,7 @@ export function notifySettledText(runId: string, cardId: string, s: Settled): st
     s.branch ? `branch \`${s.branch}\`` : null,
     s.commitSha ? `commit \`${s.commitSha.slice(0, 10)}\`` : null,
     `${s.filesChanged.length} file${s.filesChanged.length === 1 ? '' : 's'} changed`,
+    s.error && s.status !== 'succeeded' ? truncate(s.error, 200) : null,
   ].filter(Boolean);
   return neutralizeMentions(parts.join(' · '));
 }

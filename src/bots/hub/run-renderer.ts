@@ -58,6 +58,7 @@ export class RunRenderer {
   private note: string | null = null;
   private tokensTotal = 0;
   private costUsd = 0;
+  private budgetUsd: number | null = null;
   private buffer: Buffered[] = [];
   private bufferChars = 0;
   private bufferStartedAtMs: number | null = null;
@@ -182,6 +183,7 @@ export class RunRenderer {
       toolLines: this.toolLines,
       tokensTotal: this.tokensTotal,
       costUsd: this.costUsd,
+      budgetUsd: this.budgetUsd,
       note: this.note,
       refinementOf: this.refinementOf,
     });
@@ -225,6 +227,7 @@ export class RunRenderer {
       case 'usage':
         this.tokensTotal = e.total;
         this.costUsd = e.costUsd;
+        this.budgetUsd = e.budgetUsd ?? this.budgetUsd;
         break;
       case 'retry':
         this.note = `↻ retrying (${e.attempt}/${e.maxAttempts}) in ${Math.round(e.delayMs / 1000)}s: ${truncate(e.error, 120)}`;

@@ -16,6 +16,8 @@ export interface AgentStartOptions {
   prompt: string;
   /** Called for every compact event, in order, synchronously from the driver. */
   onEvent: (event: RunEventData) => void;
+  /** Called whenever the agent shows it is alive (any output), for the idle timeout. */
+  onActivity?: () => void;
 }
 
 /** How a run ended, as the agent driver saw it. */

@@ -35,6 +35,8 @@ export interface PiDriverOptions {
   env: Record<string, string>;
   logger: Logger;
   timeouts?: Partial<PiTimeouts>;
+  /** AGENT_MAX_LINE: a longer stdout line fails the run instead of growing a buffer. */
+  maxLineBytes?: number;
 }
 
 /** What pi's own "/login" advice means for a bot operator. */
@@ -74,14 +76,15 @@ export class PiDriver implements AgentDriver {
     };
     const args = this.argsFor(sessionFile);
     logger.info({ command, args: redactArgs(args), cwd: opts.cwd }, 'starting agent');
-    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env }, logger);
+    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env, maxLineBytes: this.options.maxLineBytes }, logger);
+    if (opts.onActivity) proc.onActivity = opts.onActivity;
     try {
       await proc.spawned;
     } catch (err) {
       throw spawnError(command, err);
     }
 
-    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts);
+    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts, this.options.maxLineBytes ?? null);
     const started = Date.now();
     try {
       await proc.request({ type: 'get_state' }, this.timeouts.startMs);

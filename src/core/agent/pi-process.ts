@@ -32,9 +32,20 @@ export interface SpawnSpec {
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Longest stdout line kept (bytes); longer ones are dropped and reported to `onOverflow`. */
+  maxLineBytes?: number;
 }
 
+/**
+ * Records nobody reads, recognised by how pi serializes them (`type` first) and dropped unparsed:
+ * `message_update` repeats the whole partial message on every delta (its volume grows with the
+ * square of the answer's length) and `tool_execution_update` the tool's whole output so far.
+ */
+export const SKIPPED_RECORDS = ['{"type":"message_update"', '{"type":"tool_execution_update"'] as const;
+
 const STDERR_KEEP_LINES = 40;
+/** Longer stderr lines are dropped (they would only be cut for messages anyway). */
+const STDERR_MAX_LINE = 64 * 1024;
 
 export function describeExit(exit: ExitInfo): string {
   if (exit.signal) return `killed by signal ${exit.signal}`;
@@ -50,10 +61,16 @@ export class RpcProcess {
   exitInfo: ExitInfo | null = null;
   /** Called for every stdout record that is not a response with a pending id. */
   onRecord: (record: RpcRecord) => void = () => {};
+  /** Called for every chunk the process writes to stdout (the agent is alive and working). */
+  onActivity: () => void = () => {};
+  /** Called when a stdout line went over `maxLineBytes` (it was dropped). */
+  onOverflow: (bytes: number) => void = () => {};
+  /** Called for each record dropped unparsed, with its SKIPPED_RECORDS prefix. */
+  onSkipped: (prefix: string) => void = () => {};
 
   private readonly child: ResultPromise;
-  private readonly splitter = new LineSplitter();
-  private readonly stderrSplitter = new LineSplitter();
+  private readonly splitter: LineSplitter;
+  private readonly stderrSplitter = new LineSplitter({ maxLineBytes: STDERR_MAX_LINE });
   private readonly stderrLines: string[] = [];
   private readonly pending = new Map<string, { resolve: (r: RpcResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextId = 1;
@@ -64,6 +81,12 @@ export class RpcProcess {
     spec: SpawnSpec,
     private readonly logger: Logger,
   ) {
+    this.splitter = new LineSplitter({
+      maxLineBytes: spec.maxLineBytes,
+      onOverflow: (bytes) => this.onOverflow(bytes),
+      skipPrefixes: SKIPPED_RECORDS,
+      onSkip: (prefix) => this.onSkipped(prefix),
+    });
     this.child = execa(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
@@ -89,7 +112,10 @@ export class RpcProcess {
       this.logger.debug({ err }, 'agent stdin error');
       this.stdinOpen = false;
     });
-    this.child.stdout?.on('data', (chunk: Buffer) => this.lines(this.splitter.push(chunk)));
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.onActivity();
+      this.lines(this.splitter.push(chunk));
+    });
     this.child.stderr?.on('data', (chunk: Buffer) => this.stderr(this.stderrSplitter.push(chunk)));
     const stdoutEnded = new Promise<void>((resolve) => {
       if (!this.child.stdout) return resolve();

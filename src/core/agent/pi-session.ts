@@ -3,12 +3,13 @@
  * delivers steers and follow-ups, and owns the two ways a run ends: settle → outcome → shutdown,
  * or stop() (§10 of docs/pi-rpc.md). `done` resolves exactly once and never rejects.
  */
+import bytes from 'bytes';
 import type { Logger } from 'pino';
 import { AppError, UserError, errorText } from '../errors.js';
 import type { RunEventData } from '../types.js';
 import type { AgentOutcome, AgentSession, AgentUsage } from './agent-driver.js';
 import { PiEventMapper, type UserMessageKind } from './pi-events.js';
-import { describeExit, RpcExitError, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
+import { describeExit, RpcExitError, SKIPPED_RECORDS, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
 import { barrierState, SettleTracker } from './pi-settle.js';
 
 export interface PiTimeouts {
@@ -55,16 +56,26 @@ export class PiSession implements AgentSession {
   baseline: AgentUsage = { input: 0, output: 0, total: 0, costUsd: 0 };
   /** Process tree seen while the current tool runs, for cleanup after an unexpected exit; cleared when it ends. */
   private toolTree: number[] = [];
-  private readonly treeSeen = new Set<string>();
+  /** A tool started and its first output update has not been seen yet (time to snapshot its tree). */
+  private updateSnapshotDue = false;
+  /** A failure found before the run was marked running (e.g. an oversized line). */
+  private earlyFailure: string | null = null;
 
   constructor(
     readonly proc: RpcProcess,
     private readonly onEvent: (event: RunEventData) => void,
     private readonly logger: Logger,
     private readonly timeouts: PiTimeouts,
+    private readonly maxLineBytes: number | null = null,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     proc.onRecord = (record) => this.record(record);
+    proc.onOverflow = () => this.lineOverflow();
+    proc.onSkipped = (prefix) => {
+      if (prefix !== SKIPPED_RECORDS[1] || !this.updateSnapshotDue) return;
+      this.updateSnapshotDue = false;
+      this.snapshotToolTree();
+    };
     void proc.exited.then((info) => this.onExit(info));
   }
 
@@ -76,7 +87,8 @@ export class PiSession implements AgentSession {
   markRunning(): void {
     if (this.phase !== 'starting') return;
     this.phase = 'running';
-    if (!this.proc.alive) void this.onExit(this.proc.exitInfo!);
+    if (this.earlyFailure !== null) void this.finish('failed', this.earlyFailure);
+    else if (!this.proc.alive) void this.onExit(this.proc.exitInfo!);
     else if (this.tracker.mark() !== null) this.scheduleCheck();
   }
 
@@ -137,21 +149,35 @@ export class PiSession implements AgentSession {
       this.logger.warn({ command: record.command, error: record.error }, 'agent response without a pending id');
       return;
     }
-    if (type === 'message_update') return;
-    if (type === 'tool_execution_start' || type === 'tool_execution_update') this.snapshotToolTree(record);
+    if (type === 'tool_execution_start') {
+      this.snapshotToolTree();
+      this.updateSnapshotDue = true;
+    }
     // A finished tool's pids may be reused by unrelated processes later: never signal them then.
     if (type === 'tool_execution_end') this.toolTree = [];
     const terminal = this.tracker.observe(record);
     for (const event of this.mapper.map(record)) this.emit(event);
+    // Spend so far after every model call, for the live status and the run's budget.
+    if (type === 'message_end' && (record.message as { role?: unknown } | undefined)?.role === 'assistant') {
+      this.emit({ type: 'usage', ...this.mapper.usage });
+    }
     if (terminal && this.phase === 'running') this.scheduleCheck();
   }
 
-  private snapshotToolTree(record: RpcRecord): void {
-    const key = `${String(record.type)}:${String(record.toolCallId)}`;
-    if (this.treeSeen.has(key)) return;
-    this.treeSeen.add(key);
+  private snapshotToolTree(): void {
     const tree = this.proc.tree();
     if (tree.length > 0) this.toolTree = tree;
+  }
+
+  /** A line over AGENT_MAX_LINE was dropped: the run fails rather than hold it in memory. */
+  private lineOverflow(): void {
+    if (this.phase === 'finishing' || this.phase === 'done' || this.earlyFailure !== null) return;
+    const limit = this.maxLineBytes === null ? 'the line limit' : bytes.format(this.maxLineBytes);
+    const message = `The agent wrote a single output line longer than ${limit} (AGENT_MAX_LINE); the run was stopped so the bot's memory stays bounded.`;
+    this.logger.warn({ maxLineBytes: this.maxLineBytes }, 'agent line over AGENT_MAX_LINE; failing the run');
+    this.emit({ type: 'error', message });
+    if (this.phase === 'starting') this.earlyFailure = message;
+    else void this.finish('failed', message);
   }
 
   private scheduleCheck(): void {

@@ -86,6 +86,19 @@ describe('RunRenderer', () => {
   });
 });
 
+describe('RunRenderer with a run budget', () => {
+  it('shows spent / budget in the live status, and the budget reason in the final result and the team notification', () => {
+    const r = new RunRenderer('run-1', 'test:ada');
+    r.apply(ev(started), 0);
+    r.apply(ev({ type: 'usage', input: 100, output: 10, total: 110, costUsd: 1.2, budgetUsd: 2 }), 0);
+    expect(r.statusBody(0)).toContain('🪙 110 tokens · $1.20 / $2.00 budget');
+    const reason = 'budget of $2.00 reached ($2.04 spent)';
+    const ops = r.apply(ev(settled({ status: 'failed', error: reason, costUsd: 2.04 })), 0);
+    expect(ops.find((o) => o.kind === 'post' && o.key === 'final:run-1')!.body).toContain(`Error: ${reason}`);
+    expect(ops.find((o) => o.kind === 'notify')!.body).toContain(reason);
+  });
+});
+
 describe('Relay timing (fake timers)', () => {
   let store: Store;
   beforeEach(() => {
