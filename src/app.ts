@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { scrubBotSecrets, type Config } from './config.js';
+import { allowAllUsersWarning, scrubBotSecrets, type Config } from './config.js';
 import { runConsoleMode } from './bots/console/console-mode.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
 import { createLogger, type Logger } from './logger.js';
@@ -52,6 +52,8 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     logger = createLogger(config.logLevel, io.stderr);
   }
   const engine = await createRunEngine(config, logger);
+  const allowAll = allowAllUsersWarning(config);
+  if (allowAll) logger.warn(allowAll);
   const killOnExit = () => engine.killAllSync();
   process.on('exit', killOnExit);
 

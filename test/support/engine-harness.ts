@@ -49,6 +49,10 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     DATA_DIR: dataDir,
     PI_CODING_AGENT_DIR: pi.dir,
     LOG_LEVEL: 'silent',
+    // The agent sees only allowlisted variables; these two keep git and temp files as the tests expect.
+    AGENT_ENV: 'GIT_CONFIG_NOSYSTEM,TMPDIR',
+    // Sandbox tests turn it on; the others work with host paths (pid files, temp dirs) in their tools.
+    AGENT_SANDBOX: 'off',
     ...options.env,
   };
   return { repo, dataDir, env };
