@@ -9,6 +9,7 @@ import path from 'node:path';
 import { allowAllUsersWarning, scrubBotSecrets, type Config } from './config.js';
 import { runConsoleMode } from './bots/console/console-mode.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
+import { Redactor } from './core/redact.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface BotIo {
@@ -47,9 +48,9 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   if (consoleMode) {
     const logDir = path.join(config.dataDir, 'logs');
     fs.mkdirSync(logDir, { recursive: true });
-    logger = createLogger(config.logLevel, fs.createWriteStream(path.join(logDir, 'bot.log'), { flags: 'a' }));
+    logger = createLogger(config.logLevel, fs.createWriteStream(path.join(logDir, 'bot.log'), { flags: 'a' }), new Redactor(config.secretValues));
   } else {
-    logger = createLogger(config.logLevel, io.stderr);
+    logger = createLogger(config.logLevel, io.stderr, new Redactor(config.secretValues));
   }
   const engine = await createRunEngine(config, logger);
   const allowAll = allowAllUsersWarning(config);

@@ -4,6 +4,7 @@
  */
 import { pino, stdSerializers, type DestinationStream } from 'pino';
 import type { LogLevel } from './config.js';
+import type { Redactor } from './core/redact.js';
 
 import type { Logger } from 'pino';
 export type { Logger };
@@ -48,10 +49,20 @@ export function safeErr(err: unknown): unknown {
   return out;
 }
 
-/** Logs JSON lines to stderr (stdout belongs to CLI output and the console mode). */
-export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
+/**
+ * Logs JSON lines to stderr (stdout belongs to CLI output and the console mode). With a
+ * redactor, every known secret value is replaced in each serialized line, whatever field or
+ * message carries it.
+ */
+export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr, redactor?: Redactor): Logger {
   return pino(
-    { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined, serializers: { err: safeErr } },
+    {
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: undefined,
+      serializers: { err: safeErr },
+      ...(redactor?.enabled ? { hooks: { streamWrite: redactor.redact } } : {}),
+    },
     destination as DestinationStream,
   );
 }

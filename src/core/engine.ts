@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
 import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
+import { Redactor } from './redact.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Playtests } from './playtest.js';
@@ -38,7 +39,8 @@ export interface EngineOptions {
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.mkdirSync(config.sessionsDir, { recursive: true });
-  const store = openStore(config.dbFile);
+  const redactor = new Redactor(config.secretValues);
+  const store = openStore(config.dbFile, { redact: redactor.redact });
   const worktrees = new Worktrees({
     repoRoot: config.repoRoot,
     worktreesDir: config.worktreesDir,
@@ -51,13 +53,14 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.dataDir);
     await worktrees.ensureExcluded(config.worktreesDir);
   }
-  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now });
+  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor });
   const playtests = new Playtests({
     command: config.playtestCommand,
     env: config.agentEnv,
     logger: logger.child({ component: 'playtest' }),
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
+    redactor,
   });
   const agent =
     options.agent ??
@@ -67,6 +70,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       agentDir: config.piAgentDir,
       env: config.agentEnv,
       logger: logger.child({ component: 'agent' }),
+      redactor,
     });
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { UserError, errorText } from './errors.js';
 import { processTree, signalTree } from './process-tree.js';
+import { Redactor } from './redact.js';
 import type { Actor, RunEventData } from './types.js';
 
 export interface PlaytestsOptions {
@@ -23,6 +24,8 @@ export interface PlaytestsOptions {
   stopTimeoutMs?: number;
   /** Output is sent at most this often. Default 2000 ms. */
   outputFlushMs?: number;
+  /** Known secrets, redacted from the output as it streams (also across chunk boundaries). */
+  redactor?: Redactor;
 }
 
 /** Lines kept for an output event and for the exit event's tail. */
@@ -77,6 +80,7 @@ export class Playtests {
   private readonly onEvent: PlaytestsOptions['onEvent'];
   private readonly stopTimeoutMs: number;
   private readonly outputFlushMs: number;
+  private readonly redactor: Redactor;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -86,6 +90,7 @@ export class Playtests {
     this.onEvent = options.onEvent;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.outputFlushMs = options.outputFlushMs ?? 2000;
+    this.redactor = options.redactor ?? Redactor.none();
   }
 
   /** Whether a playtest process (or its output) is still live for the run. */
@@ -134,6 +139,7 @@ export class Playtests {
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       if (!stream) continue;
       const decoder = new StringDecoder('utf8');
+      const secrets = this.redactor.stream();
       let carry = '';
       const take = (chunk: string): void => {
         const parts = (carry + chunk).split(/\r\n|\n|\r/);
@@ -144,9 +150,9 @@ export class Playtests {
         }
         for (const line of parts) this.addLine(runId, entry, line);
       };
-      stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
+      stream.on('data', (chunk: Buffer) => take(secrets.push(decoder.write(chunk))));
       stream.on('end', () => {
-        take(decoder.end());
+        take(secrets.push(decoder.end()) + secrets.end());
         if (carry) this.addLine(runId, entry, carry);
         carry = '';
       });

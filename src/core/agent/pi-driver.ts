@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, errorText } from '../errors.js';
+import { Redactor } from '../redact.js';
 import type { AgentDriver, AgentSession, AgentStartOptions } from './agent-driver.js';
 import { describeExit, RpcExitError, RpcProcess } from './pi-process.js';
 import { DEFAULT_TIMEOUTS, PiSession, statsUsage, type PiTimeouts } from './pi-session.js';
@@ -35,6 +36,8 @@ export interface PiDriverOptions {
   env: Record<string, string>;
   logger: Logger;
   timeouts?: Partial<PiTimeouts>;
+  /** Known secrets: redacted in the run's events and in quoted stderr. */
+  redactor?: Redactor;
 }
 
 /** What pi's own "/login" advice means for a bot operator. */
@@ -74,14 +77,15 @@ export class PiDriver implements AgentDriver {
     };
     const args = this.argsFor(sessionFile);
     logger.info({ command, args: redactArgs(args), cwd: opts.cwd }, 'starting agent');
-    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env }, logger);
+    const redactor = this.options.redactor ?? Redactor.none();
+    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env, redact: redactor.redact }, logger);
     try {
       await proc.spawned;
     } catch (err) {
       throw spawnError(command, err);
     }
 
-    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts);
+    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts, redactor);
     const started = Date.now();
     try {
       await proc.request({ type: 'get_state' }, this.timeouts.startMs);

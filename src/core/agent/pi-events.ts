@@ -3,7 +3,12 @@
  * the rest of the bot sees. Unknown events and fields are ignored. `message_update` is dropped
  * entirely: its `message`/`partial` snapshots grow quadratically and are not point-in-time; the
  * final text comes from the assistant `message_end`.
+ *
+ * Known secrets are redacted on the whole wire event, before texts are cut to a summary or a
+ * tail: the joined text of a streamed message or a tool's whole output, so a key the model or a
+ * tool produced in pieces is still found, and no cut leaves part of one behind.
  */
+import { Redactor } from '../redact.js';
 import type { RunEventData } from '../types.js';
 
 export const TOOL_SUMMARY_MAX = 200;
@@ -123,13 +128,17 @@ export class PiEventMapper {
   /** Usage summed over this process's assistant messages (fallback when stats are unavailable). */
   readonly usage = { input: 0, output: 0, total: 0, costUsd: 0 };
 
+  constructor(private readonly redactor: Redactor = Redactor.none()) {}
+
   /** Announces a user message the driver sent: its delivery is not reported again. */
   expectUserMessage(text: string): void {
     this.expectedUsers.push(text);
   }
 
   /** Maps one wire event; returns zero or more compact events. */
-  map(event: Json): RunEventData[] {
+  map(wire: Json): RunEventData[] {
+    if (wire.type === 'message_update') return [];
+    const event = this.redactor.redactDeep(wire);
     switch (event.type) {
       case 'message_end':
         return this.messageEnd(obj(event.message));

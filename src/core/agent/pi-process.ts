@@ -32,6 +32,8 @@ export interface SpawnSpec {
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Applied to each stderr line before it is kept for error messages. */
+  redact?: (text: string) => string;
 }
 
 const STDERR_KEEP_LINES = 40;
@@ -59,11 +61,13 @@ export class RpcProcess {
   private nextId = 1;
   private garbageLines = 0;
   private stdinOpen = true;
+  private readonly redact: (text: string) => string;
 
   constructor(
     spec: SpawnSpec,
     private readonly logger: Logger,
   ) {
+    this.redact = spec.redact ?? ((text) => text);
     this.child = execa(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
@@ -239,7 +243,8 @@ export class RpcProcess {
   }
 
   private stderr(lines: string[]): void {
-    for (const line of lines) {
+    for (const raw of lines) {
+      const line = this.redact(raw);
       this.logger.debug({ line }, 'agent stderr');
       this.stderrLines.push(line);
       if (this.stderrLines.length > STDERR_KEEP_LINES) this.stderrLines.shift();
