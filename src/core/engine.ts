@@ -4,17 +4,22 @@
  * start from here.
  */
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
 import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
 import { Redactor } from './redact.js';
+import { programPaths, Sandbox } from './sandbox.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Playtests } from './playtest.js';
 import { RunManager } from './run-manager.js';
 import { Worktrees } from './worktrees.js';
+
+/** The bot's own folder (where its package.json is): hidden from sandboxed agents. */
+const BOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface RunEngine {
   config: Config;
@@ -53,6 +58,20 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.dataDir);
     await worktrees.ensureExcluded(config.worktreesDir);
   }
+  const sandbox = await Sandbox.detect(
+    config.sandbox,
+    {
+      botDirs: [BOT_DIR, process.cwd()],
+      dataDir: config.dataDir,
+      worktreesDir: config.worktreesDir,
+      repoRoot: config.repoRoot,
+      piAgentDir: config.piAgentDir,
+      programPaths: programPaths(config.agentCommand, config.agentArgs),
+      rw: config.sandbox.rw,
+      ro: config.sandbox.ro,
+    },
+    logger.child({ component: 'sandbox' }),
+  );
   const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor });
   const playtests = new Playtests({
     command: config.playtestCommand,
@@ -61,6 +80,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
     redactor,
+    sandbox,
   });
   const agent =
     options.agent ??
@@ -71,6 +91,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       env: config.agentEnv,
       logger: logger.child({ component: 'agent' }),
       redactor,
+      sandbox,
     });
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { UserError, errorText } from './errors.js';
 import { processTree, signalTree } from './process-tree.js';
 import { Redactor } from './redact.js';
+import type { Sandbox } from './sandbox.js';
 import type { Actor, RunEventData } from './types.js';
 
 export interface PlaytestsOptions {
@@ -26,6 +27,8 @@ export interface PlaytestsOptions {
   outputFlushMs?: number;
   /** Known secrets, redacted from the output as it streams (also across chunk boundaries). */
   redactor?: Redactor;
+  /** Run the command inside this sandbox, with the display; null or absent: unconfined. */
+  sandbox?: Sandbox | null;
 }
 
 /** Lines kept for an output event and for the exit event's tail. */
@@ -81,6 +84,7 @@ export class Playtests {
   private readonly stopTimeoutMs: number;
   private readonly outputFlushMs: number;
   private readonly redactor: Redactor;
+  private readonly sandbox: Sandbox | null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -91,6 +95,7 @@ export class Playtests {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.outputFlushMs = options.outputFlushMs ?? 2000;
     this.redactor = options.redactor ?? Redactor.none();
+    this.sandbox = options.sandbox ?? null;
   }
 
   /** Whether a playtest process (or its output) is still live for the run. */
@@ -111,8 +116,9 @@ export class Playtests {
     if (!fs.existsSync(cwd) || !fs.statSync(cwd).isDirectory()) {
       throw new UserError('PLAYTEST', `the run's worktree ${cwd} is gone, so there is nothing to playtest; start a new run`);
     }
-    const subprocess = execa(this.command, {
-      shell: true,
+    const sandboxed = this.sandbox?.wrap('/bin/sh', ['-c', this.command], { cwd, env: this.env, display: true });
+    const subprocess = execa(sandboxed?.command ?? this.command, sandboxed?.args ?? [], {
+      shell: !sandboxed,
       cwd,
       env: this.env,
       extendEnv: false,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, errorText } from '../errors.js';
 import { Redactor } from '../redact.js';
+import type { Sandbox } from '../sandbox.js';
 import type { AgentDriver, AgentSession, AgentStartOptions } from './agent-driver.js';
 import { describeExit, RpcExitError, RpcProcess } from './pi-process.js';
 import { DEFAULT_TIMEOUTS, PiSession, statsUsage, type PiTimeouts } from './pi-session.js';
@@ -38,6 +39,8 @@ export interface PiDriverOptions {
   timeouts?: Partial<PiTimeouts>;
   /** Known secrets: redacted in the run's events and in quoted stderr. */
   redactor?: Redactor;
+  /** Run the agent inside this sandbox (src/core/sandbox.ts); null or absent: as the bot's user, unconfined. */
+  sandbox?: Sandbox | null;
 }
 
 /** What pi's own "/login" advice means for a bot operator. */
@@ -76,9 +79,10 @@ export class PiDriver implements AgentDriver {
       PI_SKIP_VERSION_CHECK: '1',
     };
     const args = this.argsFor(sessionFile);
-    logger.info({ command, args: redactArgs(args), cwd: opts.cwd }, 'starting agent');
+    logger.info({ command, args: redactArgs(args), cwd: opts.cwd, sandbox: Boolean(this.options.sandbox) }, 'starting agent');
     const redactor = this.options.redactor ?? Redactor.none();
-    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env, redact: redactor.redact }, logger);
+    const spawn = this.options.sandbox ? this.options.sandbox.wrap(command, args, { cwd: opts.cwd, sessionFile, env }) : { command, args };
+    const proc = new RpcProcess({ ...spawn, cwd: opts.cwd, env, redact: redactor.redact }, logger);
     try {
       await proc.spawned;
     } catch (err) {
