@@ -81,7 +81,20 @@ export function signalTree(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** Processes among `pids` that are still alive. */
+/** A zombie: exited, waiting for a parent that may never reap it (e.g. a container's pid 1). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Processes among `pids` that are still running. Zombies count as gone: the sandbox's inner
+ * bwrap is re-parented to pid 1 when the agent ends, and a container's pid 1 may never reap it.
+ */
 export function aliveOf(pids: number[]): number[] {
-  return pids.filter(isAlive);
+  return pids.filter((pid) => isAlive(pid) && !isZombie(pid));
 }

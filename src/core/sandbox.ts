@@ -6,7 +6,7 @@
  * - the system (/usr, /etc, /lib…), node and the agent program, read-only;
  * - the run's working directory and the git directories a commit needs (objects, refs, logs and
  *   the worktree's own admin folder) writable, the repository's `.git/config` and hooks read-only;
- * - its own session file (writable) and pi's config folder (read-only) out of DATA_DIR, nothing
+ * - its own session file (writable) and pi's config files (read-only) out of DATA_DIR, nothing
  *   else of it; nothing of the bot's folder (`.env`), of REPO_ROOT's checkout or of other runs;
  * - an empty private HOME and /tmp, its own pid namespace (no bot process to read `environ`
  *   from), and the network as it is (the model and package registries need it).
@@ -125,7 +125,12 @@ export function bwrapArgs(layout: SandboxLayout, target: SandboxTarget): string[
   const add = (flag: string, src: string) => binds.push({ flag, src });
   for (const p of layout.programPaths) if (!system.some((s) => within(p, s))) add('--ro-bind', p);
   if (home) for (const f of ['.gitconfig', '.config/git']) add('--ro-bind-try', path.join(home, f));
-  if (exists(layout.piAgentDir)) add('--ro-bind', layout.piAgentDir);
+  // pi's config folder: its files read-only, the folder itself a scratch tmpfs (pi takes lock
+  // folders next to settings.json; a change it tries to save fails and is gone after the run).
+  if (exists(layout.piAgentDir)) {
+    add('--tmpfs', layout.piAgentDir);
+    for (const entry of fs.readdirSync(layout.piAgentDir)) add('--ro-bind', path.join(layout.piAgentDir, entry));
+  }
   for (const p of layout.ro) add('--ro-bind-try', p);
   for (const p of layout.rw) add('--bind-try', p);
   add('--bind', target.cwd);
@@ -140,7 +145,7 @@ export function bwrapArgs(layout: SandboxLayout, target: SandboxTarget): string[
   }
   if (target.sessionFile) add('--bind', target.sessionFile);
   binds.sort((a, b) => depth(a.src) - depth(b.src));
-  for (const b of binds) args.push(b.flag, b.src, b.src);
+  for (const b of binds) args.push(...(b.flag === '--tmpfs' ? [b.flag, b.src] : [b.flag, b.src, b.src]));
   // A run in the checkout itself: the bot's folders inside it stay hidden, its git config and hooks read-only.
   for (const dir of [layout.dataDir, layout.worktreesDir]) if (within(dir, target.cwd) && dir !== target.cwd) args.push('--tmpfs', dir);
   for (const p of protect) args.push('--ro-bind-try', p, p);
