@@ -4,13 +4,12 @@
  * SIGINT/SIGTERM (active runs become `interrupted`, refinable later) and, if the process exits
  * any other way, still kills agent and playtest process trees synchronously on the way out.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { allowAllUsersWarning, scrubBotSecrets, type Config } from './config.js';
 import { runConsoleMode } from './bots/console/console-mode.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
 import { Redactor } from './core/redact.js';
-import { createLogger, type Logger } from './logger.js';
+import { createFileLogger, createLogger, type Logger } from './logger.js';
 
 export interface BotIo {
   stdin: NodeJS.ReadableStream;
@@ -45,10 +44,11 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   const consoleMode = !config.discord && !config.slack;
   // In console mode the terminal is the chat: logs go to a file under DATA_DIR instead.
   let logger: Logger;
+  let logFile = '';
   if (consoleMode) {
-    const logDir = path.join(config.dataDir, 'logs');
-    fs.mkdirSync(logDir, { recursive: true });
-    logger = createLogger(config.logLevel, fs.createWriteStream(path.join(logDir, 'bot.log'), { flags: 'a' }), new Redactor(config.secretValues));
+    const file = await createFileLogger(config.logLevel, path.join(config.dataDir, 'logs'), new Redactor(config.secretValues));
+    logger = file.logger;
+    logFile = file.file;
   } else {
     logger = createLogger(config.logLevel, io.stderr, new Redactor(config.secretValues));
   }
@@ -84,7 +84,7 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   process.on('SIGTERM', onSignal);
   try {
     if (consoleMode) {
-      io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${path.join(config.dataDir, 'logs', 'bot.log')}).\n`);
+      io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${logFile}).\n`);
       const quit = new AbortController();
       const done = runConsoleMode({ store: engine.store, runs: engine.manager, auth: config.auth, logger, input: io.stdin, output: io.stdout, signal: quit.signal });
       const stop = async () => {

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
 import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
+import { ensurePrivateDir } from './private-files.js';
 import { Redactor } from './redact.js';
 import { programPaths, Sandbox } from './sandbox.js';
 import { Cards } from './cards.js';
@@ -42,8 +43,7 @@ export interface EngineOptions {
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  fs.mkdirSync(config.sessionsDir, { recursive: true });
+  for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir]) ensurePrivateDir(dir);
   const redactor = new Redactor(config.secretValues);
   const store = openStore(config.dbFile, { redact: redactor.redact });
   const worktrees = new Worktrees({
