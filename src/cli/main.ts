@@ -168,6 +168,16 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
 
   program
+    .command('doctor')
+    .description('check the configuration, repository, data folder, sandbox, agent and chat platforms; prints the fix for each ✗')
+    .action(async () => {
+      const { runChecks, formatResults } = await import('./doctor.js');
+      const results = await runChecks(io.env, io.cwd);
+      print(io, formatResults(results));
+      setExitCode(results.every((r) => r.ok) ? 0 : 1);
+    });
+
+  program
     .command('register-commands')
     .description('register the Discord slash commands in DISCORD_GUILD_ID (also done at every start)')
     .action(async () => {

@@ -4,7 +4,6 @@
  * start from here.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
@@ -12,15 +11,12 @@ import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
 import { ensurePrivateDir } from './private-files.js';
 import { Redactor } from './redact.js';
-import { programPaths, Sandbox } from './sandbox.js';
+import { Sandbox, sandboxLayout } from './sandbox.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Playtests } from './playtest.js';
 import { RunManager } from './run-manager.js';
 import { Worktrees } from './worktrees.js';
-
-/** The bot's own folder (where its package.json is): hidden from sandboxed agents. */
-const BOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface RunEngine {
   config: Config;
@@ -58,20 +54,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.dataDir);
     await worktrees.ensureExcluded(config.worktreesDir);
   }
-  const sandbox = await Sandbox.detect(
-    config.sandbox,
-    {
-      botDirs: [BOT_DIR, process.cwd()],
-      dataDir: config.dataDir,
-      worktreesDir: config.worktreesDir,
-      repoRoot: config.repoRoot,
-      piAgentDir: config.piAgentDir,
-      programPaths: programPaths(config.agentCommand, config.agentArgs),
-      rw: config.sandbox.rw,
-      ro: config.sandbox.ro,
-    },
-    logger.child({ component: 'sandbox' }),
-  );
+  const sandbox = await Sandbox.detect(config.sandbox, sandboxLayout(config), logger.child({ component: 'sandbox' }));
   const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor });
   const playtests = new Playtests({
     command: config.playtestCommand,

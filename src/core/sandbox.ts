@@ -19,8 +19,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import type { SandboxConfig } from '../config.js';
+import { fileURLToPath } from 'node:url';
+import type { Config, SandboxConfig } from '../config.js';
 import { UserError, errorText } from './errors.js';
+
+/** The bot's own folder (where its package.json is): hidden from sandboxed agents. */
+const BOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 /** System folders bound read-only (or re-created as the symlinks they are, e.g. /bin → usr/bin). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix'];
@@ -80,6 +84,20 @@ export function programPaths(command: string, args: readonly string[]): string[]
     if (real === fs.realpathSync(process.execPath)) out.push(path.dirname(path.dirname(real)));
   }
   return [...new Set(out)];
+}
+
+/** What the sandbox hides and shows for this configuration (the bot's folder and the one it started in are hidden). */
+export function sandboxLayout(config: Config): Omit<SandboxLayout, 'bwrap'> {
+  return {
+    botDirs: [BOT_DIR, process.cwd()],
+    dataDir: config.dataDir,
+    worktreesDir: config.worktreesDir,
+    repoRoot: config.repoRoot,
+    piAgentDir: config.piAgentDir,
+    programPaths: programPaths(config.agentCommand, config.agentArgs),
+    rw: config.sandbox.rw,
+    ro: config.sandbox.ro,
+  };
 }
 
 /** The git admin folder of a worktree (`.git` is a file `gitdir: …`) and the repository's common folder. */

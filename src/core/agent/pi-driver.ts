@@ -113,6 +113,31 @@ export class PiDriver implements AgentDriver {
     return session;
   }
 
+  /**
+   * Starts the agent (sandboxed like a run, in `cwd`), asks for its configured model and the
+   * models it has keys for, and ends it. No model request is made. For `chatops doctor`.
+   */
+  async probeModels(cwd: string, sessionFile: string): Promise<{ model: string | null; available: string[] }> {
+    const env = { ...this.options.env, PI_CODING_AGENT_DIR: this.options.agentDir, PI_OFFLINE: '1', PI_SKIP_VERSION_CHECK: '1' };
+    const args = this.argsFor(sessionFile);
+    const spawn = this.options.sandbox ? this.options.sandbox.wrap(this.options.command, args, { cwd, sessionFile, env }) : { command: this.options.command, args };
+    const proc = new RpcProcess({ ...spawn, cwd, env }, this.options.logger.child({ component: 'pi-probe' }));
+    try {
+      await proc.spawned.catch((err: unknown) => {
+        throw spawnError(this.options.command, err);
+      });
+      const state = await proc.request({ type: 'get_state' }, this.timeouts.startMs);
+      const models = await proc.request({ type: 'get_available_models' }, this.timeouts.commandMs);
+      const m = (state.data as { model?: { provider?: string; id?: string } | null } | undefined)?.model;
+      const list = ((models.data as { models?: Array<{ provider?: string; id?: string }> } | undefined)?.models ?? []).map((x) => `${x.provider}/${x.id}`);
+      return { model: m?.id ? `${m.provider}/${m.id}` : null, available: list };
+    } catch (err) {
+      throw await this.startFailure(proc, err);
+    } finally {
+      await proc.terminate(proc.tree(), 0, this.timeouts.killMs);
+    }
+  }
+
   private async startFailure(proc: RpcProcess, err: unknown): Promise<AppError> {
     if (err instanceof AppError) return err;
     if (err instanceof RpcExitError) {
