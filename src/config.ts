@@ -240,7 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     piAgentDir,
     logLevel: e.LOG_LEVEL ?? 'info',
     agentEnv,
-    ...safetyConfig(e, env, agentEnv),
+    ...safetyConfig(e, env, agentEnv, agentArgs),
     discord,
     slack,
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
@@ -264,6 +264,7 @@ function safetyConfig(
   e: z.infer<typeof schema>,
   env: NodeJS.ProcessEnv,
   agentEnv: Record<string, string>,
+  agentArgs: string[],
 ): { secretValues: string[]; sandbox: SandboxConfig } {
   const listed = list(e.SECRET_VALUES);
   const short = listed.filter((v) => v.length < MIN_SECRET_LENGTH);
@@ -277,7 +278,8 @@ function safetyConfig(
   const passed = Object.entries(agentEnv)
     .filter(([name]) => looksSecret(name))
     .map(([, value]) => value);
-  const secretValues = [...new Set([...platform, ...passed, ...listed])].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH);
+  const apiKeys = agentArgs.flatMap((a, i) => (agentArgs[i - 1] === '--api-key' ? [a] : a.startsWith('--api-key=') ? [a.slice('--api-key='.length)] : []));
+  const secretValues = [...new Set([...platform, ...passed, ...apiKeys, ...listed])].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH);
   return {
     secretValues,
     sandbox: {

@@ -74,10 +74,23 @@ function programRoot(file: string): string {
   return i > 0 ? parts.slice(0, i + 1).join(path.sep) : path.dirname(file);
 }
 
-/** What a command needs to be readable inside: its file (or node_modules tree) and, for node, its install prefix. */
-export function programPaths(command: string, args: readonly string[]): string[] {
+/** `command` as the shell would find it on `searchPath` (absolute paths as they are). */
+function resolveCommand(command: string, searchPath: string): string {
+  if (command.includes('/')) return path.resolve(command);
+  for (const dir of searchPath.split(':').filter(Boolean)) {
+    const candidate = path.join(dir, command);
+    if (exists(candidate)) return candidate;
+  }
+  return command;
+}
+
+/**
+ * What a command needs to be readable inside: its file (or node_modules tree) and, for node, its
+ * install prefix. A bare command name is looked up on `searchPath` (the agent's PATH).
+ */
+export function programPaths(command: string, args: readonly string[], searchPath = ''): string[] {
   const out: string[] = [];
-  for (const p of [command, ...args]) {
+  for (const p of [resolveCommand(command, searchPath), ...args]) {
     if (!path.isAbsolute(p) || !exists(p)) continue;
     const real = fs.realpathSync(p);
     out.push(programRoot(real));
@@ -94,7 +107,7 @@ export function sandboxLayout(config: Config): Omit<SandboxLayout, 'bwrap'> {
     worktreesDir: config.worktreesDir,
     repoRoot: config.repoRoot,
     piAgentDir: config.piAgentDir,
-    programPaths: programPaths(config.agentCommand, config.agentArgs),
+    programPaths: programPaths(config.agentCommand, config.agentArgs, config.agentEnv.PATH),
     rw: config.sandbox.rw,
     ro: config.sandbox.ro,
   };
@@ -118,7 +131,8 @@ function gitDirsOf(cwd: string): { gitDir: string; commonDir: string } | null {
 
 /** The bwrap arguments (without the command) for one process. */
 export function bwrapArgs(layout: SandboxLayout, target: SandboxTarget): string[] {
-  const args = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--new-session', '--proc', '/proc', '--dev', '/dev'];
+  // A playtest keeps the host's SysV IPC: X11's shared-memory extension (MIT-SHM) needs it.
+  const args = ['--die-with-parent', '--unshare-pid', ...(target.display ? [] : ['--unshare-ipc']), '--new-session', '--proc', '/proc', '--dev', '/dev'];
   const system: string[] = [];
   for (const dir of SYSTEM_DIRS) {
     let stat: fs.Stats;

@@ -82,10 +82,16 @@ describe('loadConfig', () => {
 
   it('collects the secrets to redact and refuses SECRET_VALUES shorter than 8 characters', () => {
     const c = loadConfig(
-      { DISCORD_TOKEN: 'discord-token-value', DISCORD_GUILD_ID: '123456', ANTHROPIC_API_KEY: 'sk-ant-1234567', SECRET_VALUES: 'hunter22hunter, another-secret' },
+      {
+        DISCORD_TOKEN: 'discord-token-value',
+        DISCORD_GUILD_ID: '123456',
+        ANTHROPIC_API_KEY: 'sk-ant-1234567',
+        SECRET_VALUES: 'hunter22hunter, another-secret',
+        AGENT_ARGS: '--api-key sk-from-args-1 --model m',
+      },
       '/r',
     );
-    expect(c.secretValues.sort()).toEqual(['another-secret', 'discord-token-value', 'hunter22hunter', 'sk-ant-1234567']);
+    expect(c.secretValues.sort()).toEqual(['another-secret', 'discord-token-value', 'hunter22hunter', 'sk-ant-1234567', 'sk-from-args-1']);
     expect(() => loadConfig({ SECRET_VALUES: 'long-enough-value,abc' }, '/r')).toThrow(/SECRET_VALUES: 1 value\(s\) shorter than 8 characters/);
   });
 

@@ -7,10 +7,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEngine } from '../../src/core/engine.js';
+import { aliveOf, processTree } from '../../src/core/process-tree.js';
 import { bwrapArgs, Sandbox } from '../../src/core/sandbox.js';
+import { createLogger } from '../../src/logger.js';
 import { makeHarness, type Harness } from '../support/engine-harness.js';
 import { MockLlm, messageText } from '../support/mock-llm.js';
 import { git, makeTempDir, useTempDirs } from '../support/temp.js';
@@ -152,6 +155,21 @@ describe.skipIf(problem !== null)('the agent sandbox (bubblewrap)', () => {
     expect(text).toMatch(/procs [1-9]\b/);
   });
 
+  it('a stop during a tool ends the whole sandboxed tree: bwrap, pi and the tool', async () => {
+    const h = await harness('bwrap');
+    llm.respond((req) =>
+      req.messages.at(-1)?.role === 'tool' ? { text: 'unexpected' } : { toolCalls: [{ name: 'bash', arguments: { command: `sleep 60 & ${llm.signalCommand('sleeping')}; wait` } }] },
+    );
+    const run = await h.engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
+    await llm.waitForSignal('sleeping');
+    const tree = processTree(process.pid).filter((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
+    expect(tree.length).toBeGreaterThan(0);
+    expect(await h.engine.manager.stop(run.id, 'test')).toBe(true);
+    expect(h.engine.manager.get(run.id)!.status).toBe('stopped');
+    expect(aliveOf(tree)).toEqual([]);
+    expect(processTree(process.pid).filter((pid) => /^(bwrap|sleep)$/.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()))).toEqual([]);
+  });
+
   it('a refinement resumes its own session inside the sandbox', async () => {
     const h = await harness('bwrap');
     const first = await agentOutput(h, 'echo first');
@@ -162,6 +180,33 @@ describe.skipIf(problem !== null)('the agent sandbox (bubblewrap)', () => {
     const done = await h.engine.manager.waitForSettled(refine.id);
     expect(done).toMatchObject({ status: 'succeeded', summary: 'refined' });
     expect(llm.requests.at(-1)!.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'assistant', 'user']);
+  });
+});
+
+describe('Sandbox.detect without a working bwrap', () => {
+  const layout = { botDirs: [], dataDir: '/d', worktreesDir: '/d/w', repoRoot: '/r', piAgentDir: '/p', programPaths: [], rw: [], ro: [] };
+  async function withoutBwrap<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = process.env.PATH;
+    process.env.PATH = makeTempDir('chatops-empty-path-');
+    try {
+      return await fn();
+    } finally {
+      process.env.PATH = saved;
+    }
+  }
+
+  it('AGENT_SANDBOX=bwrap refuses to start and says how to install bubblewrap', async () => {
+    const err = await withoutBwrap(() => Sandbox.detect({ mode: 'bwrap', rw: [], ro: [] }, layout, createLogger('silent')).catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('bwrap is not installed') });
+    expect((err as Error).message).toContain('apt-get install bubblewrap');
+  });
+
+  it('AGENT_SANDBOX=auto runs unsandboxed with a warning, and off never probes', async () => {
+    let logged = '';
+    const logger = createLogger('warn', new Writable({ write: (c, _e, cb) => ((logged += String(c)), cb()) }));
+    expect(await withoutBwrap(() => Sandbox.detect({ mode: 'auto', rw: [], ro: [] }, layout, logger))).toBeNull();
+    expect(logged).toContain('the agent runs WITHOUT a sandbox');
+    expect(await Sandbox.detect({ mode: 'off', rw: [], ro: [] }, layout, logger)).toBeNull();
   });
 });
 
