@@ -12,6 +12,9 @@ import { Redactor } from '../redact.js';
 import type { RunEventData } from '../types.js';
 
 export const TOOL_SUMMARY_MAX = 200;
+
+/** The wire events `PiEventMapper.map` turns into run events; every other type maps to nothing. */
+const MAPPED = new Set(['message_end', 'tool_execution_start', 'tool_execution_end', 'turn_end', 'auto_retry_start', 'auto_retry_end', 'compaction_start', 'compaction_end']);
 export const OUTPUT_TAIL_LINES = 15;
 export const OUTPUT_TAIL_CHARS = 1500;
 export const TEXT_MAX = 8000;
@@ -137,7 +140,8 @@ export class PiEventMapper {
 
   /** Maps one wire event; returns zero or more compact events. */
   map(wire: Json): RunEventData[] {
-    if (wire.type === 'message_update') return [];
+    // Only the events mapped below are redacted (streaming updates would cost a scan each).
+    if (typeof wire.type !== 'string' || !MAPPED.has(wire.type)) return [];
     const event = this.redactor.redactDeep(wire);
     switch (event.type) {
       case 'message_end':
