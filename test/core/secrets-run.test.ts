@@ -43,7 +43,7 @@ describe('secrets in a run', () => {
         LOG_LEVEL: 'debug',
         SECRET_VALUES: EXTRA_SECRET,
         // The secret's two halves are written separately, the second only after the test saw the first go out.
-        PLAYTEST_COMMAND: `printf '%s' '${EXTRA_SECRET.slice(0, half)}'; ${llm.signalCommand('first-half')}; while [ ! -f '${gate}' ]; do sleep 0.05; done; printf '%s\\n' '${EXTRA_SECRET.slice(half)}'`,
+        PLAYTEST_COMMAND: `printf '%s' '${EXTRA_SECRET.slice(0, half)}'; ${llm.signalCommand('first-half')}; while [ ! -f '${gate}' ]; do sleep 0.05; done; printf '%s\\n' '${EXTRA_SECRET.slice(half)}' # ${EXTRA_SECRET}`,
       },
       env.REPO_ROOT,
     );
@@ -113,6 +113,8 @@ describe('secrets in a run', () => {
       expect(events).toMatch(/Last output:\\n\[redacted\]/);
       expect(outbox).toContain('[redacted]');
       expect(logged).toContain('run started');
+      // The playtest command (logged when it starts) names the secret in a comment.
+      expect(logged).toMatch(/"command":"[^\n]*# \[redacted\]","msg":"playtest started"/);
     } finally {
       await bot.stop();
       await engine.close();
