@@ -81,8 +81,11 @@ export function signalTree(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** A zombie: exited, waiting for a parent that may never reap it (e.g. a container's pid 1). */
-function isZombie(pid: number): boolean {
+/**
+ * A zombie: exited, waiting to be reaped. bubblewrap's inner process ends as one re-parented to
+ * pid 1, which in some containers reaps only after a while.
+ */
+export function isZombie(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
@@ -91,10 +94,7 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/**
- * Processes among `pids` that are still running. Zombies count as gone: the sandbox's inner
- * bwrap is re-parented to pid 1 when the agent ends, and a container's pid 1 may never reap it.
- */
+/** Processes among `pids` that are still alive (zombies included, until they are reaped). */
 export function aliveOf(pids: number[]): number[] {
-  return pids.filter((pid) => isAlive(pid) && !isZombie(pid));
+  return pids.filter(isAlive);
 }

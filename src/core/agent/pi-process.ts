@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
-import { aliveOf, isAlive, processTree, signalTree } from '../process-tree.js';
+import { aliveOf, isAlive, isZombie, processTree, signalTree } from '../process-tree.js';
 import { encodeRecord, LineSplitter, parseJsonLine } from './rpc-lines.js';
 
 export type RpcRecord = Record<string, unknown>;
@@ -182,6 +182,8 @@ export class RpcProcess {
     if (this.alive) await this.waitExit(exitMs);
     const left = () => aliveOf(all).filter((p) => p !== process.pid);
     if (left().length === 0 && !this.alive) return;
+    // Only zombies left (the sandbox's inner bwrap, say): nothing to signal, wait for the reaping.
+    if (!this.alive && left().every(isZombie)) return this.waitGone(all, killMs);
     this.logger.debug({ pids: left() }, 'agent: SIGTERM to the process tree');
     signalTree([...left(), ...(this.alive && this.pid !== undefined ? [this.pid] : [])], 'SIGTERM');
     await this.waitGone(all, killMs);
