@@ -4,13 +4,13 @@
  * SIGINT/SIGTERM (active runs become `interrupted`, refinable later) and, if the process exits
  * any other way, still kills agent and playtest process trees synchronously on the way out.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { scrubBotSecrets, type Config } from './config.js';
+import { allowAllUsersWarning, scrubBotSecrets, type Config } from './config.js';
 import { ConsoleReceiver, withConsoleOperator } from './bots/console/console-mode.js';
 import { ChatHub, type Receiver } from './bots/hub/hub.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
-import { createLogger, type Logger } from './logger.js';
+import { Redactor } from './core/redact.js';
+import { createFileLogger, createLogger, type Logger } from './logger.js';
 
 export interface BotIo {
   stdin: NodeJS.ReadableStream;
@@ -37,15 +37,18 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   const consoleMode = !config.discord && !config.slack;
   // In console mode the terminal is the chat: logs go to a file under DATA_DIR instead.
   let logger: Logger;
+  let logFile = '';
   if (consoleMode) {
-    const logDir = path.join(config.dataDir, 'logs');
-    fs.mkdirSync(logDir, { recursive: true });
-    logger = createLogger(config.logLevel, fs.createWriteStream(path.join(logDir, 'bot.log'), { flags: 'a' }));
+    const file = await createFileLogger(config.logLevel, path.join(config.dataDir, 'logs'), new Redactor(config.secretValues));
+    logger = file.logger;
+    logFile = file.file;
   } else {
-    logger = createLogger(config.logLevel, io.stderr);
+    logger = createLogger(config.logLevel, io.stderr, new Redactor(config.secretValues));
   }
   // The long-running bot prunes old worktrees and data at start-up and daily (logs only).
   const engine = await createRunEngine(config, logger, { housekeeping: true });
+  const allowAll = allowAllUsersWarning(config);
+  if (allowAll) logger.warn(allowAll);
   const killOnExit = () => engine.killAllSync();
   process.on('exit', killOnExit);
 
@@ -81,7 +84,7 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
   try {
     let receivers: Receiver[];
     if (consoleMode) {
-      io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${path.join(config.dataDir, 'logs', 'bot.log')}).\n`);
+      io.stderr.write(`No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the console mode (logs: ${logFile}).\n`);
       receivers = [new ConsoleReceiver({ input: io.stdin, output: io.stdout })];
     } else {
       receivers = await platformReceivers(config, logger);

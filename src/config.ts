@@ -10,6 +10,7 @@ import shellQuote from 'shell-quote';
 import { z } from 'zod';
 import { parseLimits, type LimitsConfig } from './config-limits.js';
 import { UserError } from './core/errors.js';
+import { buildAgentEnv, looksSecret } from './agent-env.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -37,6 +38,15 @@ export interface AuthConfig {
   allowAll: boolean;
 }
 
+export type SandboxMode = 'auto' | 'bwrap' | 'off';
+
+export interface SandboxConfig {
+  mode: SandboxMode;
+  /** AGENT_SANDBOX_RW / AGENT_SANDBOX_RO: extra absolute paths (~ expanded). */
+  rw: string[];
+  ro: string[];
+}
+
 export interface Config {
   repoRoot: string;
   dataDir: string;
@@ -50,8 +60,12 @@ export interface Config {
   playtestCommand: string;
   piAgentDir: string;
   logLevel: LogLevel;
-  /** Environment handed to agent and playtest processes: the caller's, minus the bot's own secrets. */
+  /** Environment handed to agent and playtest processes: an allowlist (src/agent-env.ts). */
   agentEnv: Record<string, string>;
+  // --- issue 8 (safety) ---
+  /** Every known secret value, replaced by `[redacted]` in events, outbox rows and logs. */
+  secretValues: string[];
+  sandbox: SandboxConfig;
   discord: DiscordConfig | null;
   slack: SlackConfig | null;
   auth: AuthConfig;
@@ -61,7 +75,7 @@ export interface Config {
   limits: LimitsConfig;
 }
 
-/** Variables the agent must never see: its tools run arbitrary commands with its environment. */
+/** The bot's own credentials, removed from its environment once read (see scrubBotSecrets). */
 const BOT_SECRETS = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET'] as const;
 
 const optional = z
@@ -103,6 +117,12 @@ const schema = z.object({
   MIN_FREE_DISK: optional,
   AGENT_MAX_LINE: optional,
   DATA_RETENTION: optional,
+  // --- issue 8 (safety) ---
+  AGENT_ENV: optional.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be comma-separated variable names').optional()),
+  SECRET_VALUES: optional,
+  AGENT_SANDBOX: optional.pipe(z.enum(['auto', 'bwrap', 'off']).optional()),
+  AGENT_SANDBOX_RW: optional,
+  AGENT_SANDBOX_RO: optional,
 });
 
 /**
@@ -120,8 +140,8 @@ export function loadDotEnv(cwd: string = process.cwd()): string | null {
 
 /**
  * Removes the bot's own secrets from this process's environment once the config holds them, so
- * nothing the bot spawns later (git, shells, hooks in a repository the agent could write to)
- * inherits them. Agent and playtest processes get `Config.agentEnv`, which never had them.
+ * nothing the bot spawns later (its own git calls) inherits them. Agent and playtest processes
+ * get `Config.agentEnv`, an allowlist that never had them.
  */
 export function scrubBotSecrets(env: NodeJS.ProcessEnv = process.env): void {
   for (const name of BOT_SECRETS) delete env[name];
@@ -187,10 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     agentArgs = [bundledPiCli(), ...splitArgs('AGENT_ARGS', e.AGENT_ARGS)];
   }
 
-  const agentEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && !(BOT_SECRETS as readonly string[]).includes(k)) agentEnv[k] = v;
-  }
+  const piAgentDir = path.resolve(repoRoot, e.PI_CODING_AGENT_DIR ?? path.join(dataDir, 'pi-agent'));
+  const agentEnv = buildAgentEnv(env, { agentArgs, piAgentDir, extraNames: list(e.AGENT_ENV) });
 
   let discord: DiscordConfig | null = null;
   if (e.DISCORD_TOKEN) {
@@ -242,13 +260,67 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     agentCommand,
     agentArgs,
     playtestCommand: e.PLAYTEST_COMMAND ?? 'cargo run',
-    piAgentDir: path.resolve(repoRoot, e.PI_CODING_AGENT_DIR ?? path.join(dataDir, 'pi-agent')),
+    piAgentDir,
     logLevel: e.LOG_LEVEL ?? 'info',
     agentEnv,
+    ...safetyConfig(e, env, agentEnv, agentArgs),
     discord,
     slack,
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
     queue: { maxConcurrentRuns: e.MAX_CONCURRENT_RUNS ?? Math.max(1, os.availableParallelism()), maxRunsPerUser: e.MAX_RUNS_PER_USER ?? null },
     limits,
   };
+}
+
+// --- issue 8 (safety) ---
+
+/** Shorter values would redact ordinary words. */
+export const MIN_SECRET_LENGTH = 8;
+
+function expandHome(p: string, home: string | undefined): string {
+  const expanded = p === '~' || p.startsWith('~/') ? path.join(home ?? '/', p.slice(1)) : p;
+  if (!path.isAbsolute(expanded)) {
+    throw new UserError('CONFIG_INVALID', `AGENT_SANDBOX_RW/AGENT_SANDBOX_RO entry "${p}" must be an absolute path or start with ~/ (see .env.example)`);
+  }
+  return path.resolve(expanded);
+}
+
+function safetyConfig(
+  e: z.infer<typeof schema>,
+  env: NodeJS.ProcessEnv,
+  agentEnv: Record<string, string>,
+  agentArgs: string[],
+): { secretValues: string[]; sandbox: SandboxConfig } {
+  const listed = list(e.SECRET_VALUES);
+  const short = listed.filter((v) => v.length < MIN_SECRET_LENGTH);
+  if (short.length > 0) {
+    throw new UserError(
+      'CONFIG_INVALID',
+      `SECRET_VALUES: ${short.length} value(s) shorter than ${MIN_SECRET_LENGTH} characters; they would redact ordinary words. Remove them (see .env.example)`,
+    );
+  }
+  const platform = [e.DISCORD_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_APP_TOKEN, e.SLACK_SIGNING_SECRET];
+  const passed = Object.entries(agentEnv)
+    .filter(([name]) => looksSecret(name))
+    .map(([, value]) => value);
+  const apiKeys = agentArgs.flatMap((a, i) => (agentArgs[i - 1] === '--api-key' ? [a] : a.startsWith('--api-key=') ? [a.slice('--api-key='.length)] : []));
+  const secretValues = [...new Set([...platform, ...passed, ...apiKeys, ...listed])].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH);
+  return {
+    secretValues,
+    sandbox: {
+      mode: e.AGENT_SANDBOX ?? 'auto',
+      rw: list(e.AGENT_SANDBOX_RW).map((p) => expandHome(p, env.HOME)),
+      ro: list(e.AGENT_SANDBOX_RO).map((p) => expandHome(p, env.HOME)),
+    },
+  };
+}
+
+/** The start-up warning for ALLOW_ALL_USERS, or null when it is off. */
+export function allowAllUsersWarning(config: Pick<Config, 'auth'>): string | null {
+  if (!config.auth.allowAll) return null;
+  return (
+    'ALLOW_ALL_USERS=true: every user who can reach the bot in its Discord server or Slack workspace may start, steer, stop, ' +
+    'refine and playtest runs and read their threads, which means running shell commands through the agent on this machine. ' +
+    'Prefer ALLOWED_USERS or ALLOWED_ROLES (see docs/threat-model.md).'
+  );
 }

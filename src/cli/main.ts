@@ -8,6 +8,7 @@ import { loadConfig, loadDotEnv, type Config } from '../config.js';
 import { parseCardsFile } from '../core/card-import.js';
 import { createRunEngine, type RunEngine } from '../core/engine.js';
 import { UserError, errorText } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
 import type { Card, Run } from '../core/types.js';
 import { createLogger, type Logger } from '../logger.js';
 import { formatEvent } from './format-event.js';
@@ -42,7 +43,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   let config: Config | null = null;
   let logger: Logger | null = null;
   const getConfig = () => (config ??= loadConfig(io.env, io.cwd));
-  const getLogger = () => (logger ??= createLogger(getConfig().logLevel, io.stderr));
+  const getLogger = () => (logger ??= createLogger(getConfig().logLevel, io.stderr, new Redactor(getConfig().secretValues)));
   const withEngine = async <T>(fn: (engine: RunEngine) => Promise<T>): Promise<T> => {
     const engine = await createRunEngine(getConfig(), getLogger());
     try {
@@ -170,6 +171,16 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .action(async () => {
       const { startBot } = await import('../app.js');
       await startBot(getConfig());
+    });
+
+  program
+    .command('doctor')
+    .description('check the configuration, repository, data folder, sandbox, agent and chat platforms; prints the fix for each ✗')
+    .action(async () => {
+      const { runChecks, formatResults } = await import('./doctor.js');
+      const results = await runChecks(io.env, io.cwd);
+      print(io, formatResults(results));
+      setExitCode(results.every((r) => r.ok) ? 0 : 1);
     });
 
   program

@@ -9,6 +9,9 @@ import type { Config } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
 import type { AgentDriver } from './agent/agent-driver.js';
 import { PiDriver } from './agent/pi-driver.js';
+import { ensurePrivateDir } from './private-files.js';
+import { Redactor } from './redact.js';
+import { Sandbox, sandboxLayout } from './sandbox.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
@@ -49,9 +52,9 @@ export interface EngineOptions {
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  fs.mkdirSync(config.sessionsDir, { recursive: true });
-  const store = openStore(config.dbFile);
+  for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir]) ensurePrivateDir(dir);
+  const redactor = new Redactor(config.secretValues);
+  const store = openStore(config.dbFile, { redact: redactor.redact });
   const worktrees = new Worktrees({
     repoRoot: config.repoRoot,
     worktreesDir: config.worktreesDir,
@@ -64,7 +67,8 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.dataDir);
     await worktrees.ensureExcluded(config.worktreesDir);
   }
-  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now });
+  const sandbox = await Sandbox.detect(config.sandbox, sandboxLayout(config), logger.child({ component: 'sandbox' }));
+  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor });
   const playtests = new Playtests({
     command: config.playtestCommand,
     env: config.agentEnv,
@@ -72,6 +76,8 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
     timeout: config.limits.playtestTimeout,
+    redactor,
+    sandbox,
   });
   const agent =
     options.agent ??
@@ -82,6 +88,8 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       env: config.agentEnv,
       logger: logger.child({ component: 'agent' }),
       maxLineBytes: config.limits.agentMaxLine,
+      redactor,
+      sandbox,
     });
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({

@@ -2,9 +2,11 @@
  * Appends run events to the store in batches (one transaction for all runs) and fans them out to subscribers once they are
  * persisted. Events of one run keep their order; a batch is written when it reaches
  * `maxBatch` events, after `flushMs`, or at once for events that must not wait (start, settle).
+ * Known secret values are replaced by `[redacted]` before an event is queued (src/core/redact.ts).
  */
 import type { Logger } from 'pino';
 import type { RunEventsRepo } from '../store/run-events-repo.js';
+import type { Redactor } from './redact.js';
 import type { RunEvent, RunEventData } from './types.js';
 
 export type RunEventListener = (event: RunEvent) => void;
@@ -23,10 +25,12 @@ export class EventLog {
   constructor(
     private readonly repo: RunEventsRepo,
     private readonly logger: Logger,
-    private readonly opts: { flushMs?: number; maxBatch?: number; now?: () => Date } = {},
+    private readonly opts: { flushMs?: number; maxBatch?: number; now?: () => Date; redactor?: Redactor } = {},
   ) {}
 
-  append(runId: string, data: RunEventData): void {
+  /** Queues an event; every string in it is redacted first (what the thread and notifications render). */
+  append(runId: string, event: RunEventData): void {
+    const data = this.opts.redactor ? this.opts.redactor.redactDeep(event) : event;
     this.pending.push({ runId, data, createdAt: (this.opts.now?.() ?? new Date()).toISOString() });
     if (IMMEDIATE.has(data.type) || this.pending.length >= (this.opts.maxBatch ?? 50)) {
       this.flush();

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import type { Duration } from '../config-limits.js';
 import { UserError, errorText } from './errors.js';
 import { processTree, signalTree } from './process-tree.js';
+import { Redactor } from './redact.js';
+import type { Sandbox } from './sandbox.js';
 import type { Actor, RunEventData } from './types.js';
 
 export interface PlaytestsOptions {
@@ -26,6 +28,10 @@ export interface PlaytestsOptions {
   outputFlushMs?: number;
   /** PLAYTEST_TIMEOUT: a playtest running this long is stopped (and the thread told). None when omitted. */
   timeout?: Duration;
+  /** Known secrets, redacted from the output as it streams (also across chunk boundaries). */
+  redactor?: Redactor;
+  /** Run the command inside this sandbox, with the display; null or absent: unconfined. */
+  sandbox?: Sandbox | null;
 }
 
 /** Lines kept for an output event and for the exit event's tail. */
@@ -83,6 +89,8 @@ export class Playtests {
   private readonly stopTimeoutMs: number;
   private readonly outputFlushMs: number;
   private readonly timeout: Duration | null;
+  private readonly redactor: Redactor;
+  private readonly sandbox: Sandbox | null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -93,6 +101,8 @@ export class Playtests {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.outputFlushMs = options.outputFlushMs ?? 2000;
     this.timeout = options.timeout ?? null;
+    this.redactor = options.redactor ?? Redactor.none();
+    this.sandbox = options.sandbox ?? null;
   }
 
   /** Whether a playtest process (or its output) is still live for the run. */
@@ -113,8 +123,9 @@ export class Playtests {
     if (!fs.existsSync(cwd) || !fs.statSync(cwd).isDirectory()) {
       throw new UserError('PLAYTEST', `the run's worktree ${cwd} is gone, so there is nothing to playtest; start a new run`);
     }
-    const subprocess = execa(this.command, {
-      shell: true,
+    const sandboxed = this.sandbox?.wrap('/bin/sh', ['-c', this.command], { cwd, env: this.env, display: true });
+    const subprocess = execa(sandboxed?.command ?? this.command, sandboxed?.args ?? [], {
+      shell: !sandboxed,
       cwd,
       env: this.env,
       extendEnv: false,
@@ -152,6 +163,7 @@ export class Playtests {
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       if (!stream) continue;
       const decoder = new StringDecoder('utf8');
+      const secrets = this.redactor.stream();
       let carry = '';
       const take = (chunk: string): void => {
         const parts = (carry + chunk).split(/\r\n|\n|\r/);
@@ -162,9 +174,9 @@ export class Playtests {
         }
         for (const line of parts) this.addLine(runId, entry, line);
       };
-      stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
+      stream.on('data', (chunk: Buffer) => take(secrets.push(decoder.write(chunk))));
       stream.on('end', () => {
-        take(decoder.end());
+        take(secrets.push(decoder.end()) + secrets.end());
         if (carry) this.addLine(runId, entry, carry);
         carry = '';
       });

@@ -81,7 +81,20 @@ export function signalTree(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** Processes among `pids` that are still alive. */
+/**
+ * A zombie: exited, waiting to be reaped. bubblewrap's inner process ends as one re-parented to
+ * pid 1, which in some containers reaps only after a while.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Processes among `pids` that are still alive (zombies included, until they are reaped). */
 export function aliveOf(pids: number[]): number[] {
   return pids.filter(isAlive);
 }

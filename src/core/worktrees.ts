@@ -27,6 +27,9 @@ export interface Worktree {
   baseSha: string;
 }
 
+/** `-c` settings of every git call: no hooks, no fsmonitor (diffs also pass --no-ext-diff --no-textconv). */
+export const SAFE_GIT_CONFIG = ['core.hooksPath=/dev/null', 'core.fsmonitor=false'];
+
 /** At most this many `git status` lines in a dirty summary. */
 const DIRTY_LINES = 20;
 
@@ -86,8 +89,13 @@ export class Worktrees {
     this.log = options.logger;
   }
 
+  /**
+   * Every git call of the bot ignores the repository's hooks and fsmonitor (an agent could plant
+   * either, and the bot's next `git status` or `worktree add` would run it). simple-git refuses
+   * these two settings unless told they are wanted: here they switch the programs off.
+   */
   private git(dir: string = this.repoRoot): SimpleGit {
-    return simpleGit({ baseDir: dir });
+    return simpleGit({ baseDir: dir, config: SAFE_GIT_CONFIG, unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true } });
   }
 
   private lock<T>(task: () => Promise<T>): Promise<T> {
@@ -244,7 +252,7 @@ export class Worktrees {
     try {
       const ref = baseRef ?? this.baseBranch ?? (await this.git().raw(['rev-parse', 'HEAD'])).trim();
       const mergeBase = (await git.raw(['merge-base', ref, 'HEAD'])).trim();
-      const out = await git.raw(['diff', '--name-only', `${mergeBase}..HEAD`]);
+      const out = await git.raw(['diff', '--no-ext-diff', '--no-textconv', '--name-only', `${mergeBase}..HEAD`]);
       return out.split('\n').filter((l) => l !== '');
     } catch (err) {
       this.log.warn({ path: wtPath, baseRef, err: errorText(err) }, 'could not list changed files');

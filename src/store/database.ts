@@ -10,7 +10,12 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 export type Db = Database.Database;
 
 export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Private to the bot's user; SQLite gives its -wal and -shm files the database file's mode.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    fs.chmodSync(file, 0o600);
+  }
   const db = new Database(file, { timeout: 5000 });
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === 0) db.pragma('auto_vacuum = INCREMENTAL');

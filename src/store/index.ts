@@ -20,15 +20,24 @@ export interface Store {
   close(): void;
 }
 
-export function openStore(file: string): Store {
+export interface StoreOptions {
+  /**
+   * Applied to every outbox body and to run summaries and errors before they are written (the
+   * caller decides what is secret: src/core/redact.ts). Default: text is stored as given.
+   */
+  redact?: (text: string) => string;
+}
+
+export function openStore(file: string, options: StoreOptions = {}): Store {
   const db = openDatabase(file);
+  const redact = options.redact ?? ((text: string) => text);
   return {
     db,
     cards: new CardsRepo(db),
-    runs: new RunsRepo(db),
+    runs: new RunsRepo(db, redact),
     events: new RunEventsRepo(db),
     chatThreads: new ChatThreadsRepo(db),
-    outbox: new OutboxRepo(db),
+    outbox: new OutboxRepo(db, redact),
     inbound: new InboundRepo(db),
     retention: new RetentionRepo(db),
     close: () => db.close(),

@@ -127,7 +127,10 @@ const toRow = (r: Row): OutboxRow => ({
 const THREAD_WAIT_MS = 1000;
 
 export class OutboxRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly redact: (text: string) => string = (text) => text,
+  ) {}
 
   /** Adds a row; with a dedupe key already present, returns the existing row's id instead. */
   enqueue(r: NewOutboxRow, now: string): { id: number; created: boolean } {
@@ -145,7 +148,7 @@ export class OutboxRepo {
         r.inThread ? 1 : 0,
         r.targetId ?? null,
         r.targetRef ?? null,
-        r.body,
+        this.redact(r.body),
         r.linkThread ? 1 : 0,
         r.dedupeKey,
         r.notBefore ?? 0,

@@ -89,7 +89,10 @@ export interface RunFinish {
 }
 
 export class RunsRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly redact: (text: string) => string = (text) => text,
+  ) {}
 
   insert(r: NewRun): void {
     this.db
@@ -241,7 +244,7 @@ export class RunsRepo {
         `UPDATE agent_runs SET status = ?, summary = ?, commit_sha = ?, error = ?, tokens_input = ?, tokens_output = ?,
            tokens_total = ?, cost_usd = ?, finished_at = ? WHERE id = ?`,
       )
-      .run(f.status, f.summary, f.commitSha, f.error, f.tokensInput, f.tokensOutput, f.tokensTotal, f.costUsd, f.now, id);
+      .run(f.status, f.summary && this.redact(f.summary), f.commitSha, f.error && this.redact(f.error), f.tokensInput, f.tokensOutput, f.tokensTotal, f.costUsd, f.now, id);
   }
 
   /**

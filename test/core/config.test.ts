@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledPiCli, loadConfig, scrubBotSecrets } from '../../src/config.js';
+import { allowAllUsersWarning, bundledPiCli, loadConfig, scrubBotSecrets } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults everything from the repository root', () => {
@@ -35,6 +37,75 @@ describe('loadConfig', () => {
     expect(c.agentEnv.DISCORD_TOKEN).toBeUndefined();
     expect(c.agentEnv.SLACK_BOT_TOKEN).toBeUndefined();
     expect(c.agentEnv.SLACK_APP_TOKEN).toBeUndefined();
+  });
+
+  it('gives the agent only PATH, HOME, LANG, TERM, the provider keys and the AGENT_ENV names', () => {
+    const env = {
+      PATH: '/bin',
+      HOME: '/home/bot',
+      LANG: 'C.UTF-8',
+      TERM: 'xterm',
+      SHELL: '/bin/bash',
+      AWS_SECRET_ACCESS_KEY: 'aws-secret-value',
+      DATABASE_URL: 'postgres://u:p@h/db',
+      ANTHROPIC_API_KEY: 'sk-ant-1234567',
+      OPENAI_API_KEY: 'sk-openai-12345',
+      CARGO_HOME: '/opt/cargo',
+      AGENT_ENV: 'CARGO_HOME, DISPLAY',
+    };
+    expect(loadConfig(env, '/r').agentEnv).toEqual({
+      PATH: '/bin',
+      HOME: '/home/bot',
+      LANG: 'C.UTF-8',
+      TERM: 'xterm',
+      ANTHROPIC_API_KEY: 'sk-ant-1234567',
+      OPENAI_API_KEY: 'sk-openai-12345',
+      CARGO_HOME: '/opt/cargo',
+    });
+    // With --provider only that provider's key goes along.
+    const anthropic = loadConfig({ ...env, AGENT_ARGS: '--provider anthropic --model claude-x' }, '/r').agentEnv;
+    expect(Object.keys(anthropic).sort()).toEqual(['ANTHROPIC_API_KEY', 'CARGO_HOME', 'HOME', 'LANG', 'PATH', 'TERM']);
+    const viaModel = loadConfig({ ...env, AGENT_ARGS: '--model openai/gpt-x' }, '/r').agentEnv;
+    expect(viaModel.OPENAI_API_KEY).toBe('sk-openai-12345');
+    expect(viaModel.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(() => loadConfig({ AGENT_ENV: 'A;B' }, '/r')).toThrow(/AGENT_ENV: must be comma-separated variable names/);
+  });
+
+  it('passes the key variable a custom provider of models.json names', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatops-cfg-'));
+    fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ providers: { local: { apiKey: 'LOCAL_LLM_KEY', headers: { 'x-team': 'TEAM_HEADER' } } } }));
+    const c = loadConfig({ PI_CODING_AGENT_DIR: dir, LOCAL_LLM_KEY: 'local-key-value', TEAM_HEADER: 'team-1', OTHER: 'x', AGENT_ARGS: '--provider local' }, '/r');
+    expect(c.agentEnv).toEqual({ LOCAL_LLM_KEY: 'local-key-value', TEAM_HEADER: 'team-1' });
+    expect(c.secretValues).toEqual(['local-key-value']);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('collects the secrets to redact and refuses SECRET_VALUES shorter than 8 characters', () => {
+    const c = loadConfig(
+      {
+        DISCORD_TOKEN: 'discord-token-value',
+        DISCORD_GUILD_ID: '123456',
+        ANTHROPIC_API_KEY: 'sk-ant-1234567',
+        SECRET_VALUES: 'hunter22hunter, another-secret',
+        AGENT_ARGS: '--api-key sk-from-args-1 --model m',
+      },
+      '/r',
+    );
+    expect(c.secretValues.sort()).toEqual(['another-secret', 'discord-token-value', 'hunter22hunter', 'sk-ant-1234567', 'sk-from-args-1']);
+    expect(() => loadConfig({ SECRET_VALUES: 'long-enough-value,abc' }, '/r')).toThrow(/SECRET_VALUES: 1 value\(s\) shorter than 8 characters/);
+  });
+
+  it('reads the sandbox mode and its extra paths', () => {
+    expect(loadConfig({}, '/r').sandbox).toEqual({ mode: 'auto', rw: [], ro: [] });
+    const c = loadConfig({ HOME: '/home/bot', AGENT_SANDBOX: 'bwrap', AGENT_SANDBOX_RW: '~/.cargo', AGENT_SANDBOX_RO: '~/.rustup,/opt/sdk' }, '/r');
+    expect(c.sandbox).toEqual({ mode: 'bwrap', rw: ['/home/bot/.cargo'], ro: ['/home/bot/.rustup', '/opt/sdk'] });
+    expect(() => loadConfig({ AGENT_SANDBOX: 'docker' }, '/r')).toThrow(/AGENT_SANDBOX/);
+    expect(() => loadConfig({ AGENT_SANDBOX_RO: 'relative/dir' }, '/r')).toThrow(/must be an absolute path/);
+  });
+
+  it('warns about ALLOW_ALL_USERS naming what it grants', () => {
+    expect(allowAllUsersWarning(loadConfig({}, '/r'))).toBeNull();
+    expect(allowAllUsersWarning(loadConfig({ ALLOW_ALL_USERS: 'true' }, '/r'))).toMatch(/every user .* may start, steer, stop, refine and playtest runs/);
   });
 
   it('resolves relative paths against REPO_ROOT', () => {

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { Redactor } from '../../src/core/redact.js';
 import { createLogger } from '../../src/logger.js';
 
 function capture(): { stream: Writable; text: () => string } {
@@ -21,5 +22,17 @@ describe('logger', () => {
     expect(line).toContain('slack_webapi_request_error');
     for (const secret of ['xoxb-secret-1', 'xoxb-secret-2', 'discord-secret', 'aW50ZXJhY3Rpb24tdG9rZW4']) expect(line).not.toContain(secret);
     expect(line).toContain('/webhooks/123456/[redacted]');
+  });
+
+  it('replaces known secret values wherever they appear in a line: message, any field, error text', () => {
+    const sink = capture();
+    const key = 'sk-ant-api03-abcdefgh';
+    const log = createLogger('debug', sink.stream, new Redactor([key, 'quote"d-secret']));
+    log.debug({ line: `ANTHROPIC_API_KEY=${key}`, nested: { deep: [key] }, err: new Error(`bad key ${key}`) }, `agent said ${key}`);
+    log.info({ value: 'quote"d-secret' }, 'escaped');
+    const text = sink.text();
+    expect(text).not.toContain(key);
+    expect(text).not.toContain('quote\\"d-secret');
+    expect(text.match(/\[redacted\]/g)).toHaveLength(6); // line, deep, err.message, err.stack, msg, value;
   });
 });

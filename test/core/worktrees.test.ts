@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,15 +108,22 @@ describe('Worktrees.create', () => {
 
   it('serializes concurrent creates: five at once all succeed', async () => {
     const repo = makeRepo();
-    // A slow post-checkout hook (git runs it inside `worktree add`) logs when each add begins and
-    // ends: serialized adds never interleave.
+    // A slow `git` in front of the real one logs when each `worktree add` begins and ends
+    // (the bot's git runs no hooks, so a hook cannot tell): serialized adds never interleave.
     const log = path.join(tempDir(), 'hook.log');
-    const hook = path.join(repo, '.git', 'hooks', 'post-checkout');
-    fs.writeFileSync(hook, `#!/bin/sh\necho start >> '${log}'\nsleep 0.2\necho end >> '${log}'\n`, { mode: 0o755 });
+    const bin = tempDir();
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    fs.writeFileSync(
+      path.join(bin, 'git'),
+      `#!/bin/sh\ncase "$*" in *"worktree add"*) echo start >> '${log}'; '${realGit}' "$@"; rc=$?; sleep 0.2; echo end >> '${log}'; exit $rc;; esac\nexec '${realGit}' "$@"\n`,
+      { mode: 0o755 },
+    );
     const wts = worktrees(repo);
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath}`;
     const made = await Promise.all(
       [1, 2, 3, 4, 5].map((n) => (n % 2 ? wts : worktrees(repo)).create(`${n}0000000-run`, `card-${n}`)),
-    );
+    ).finally(() => (process.env.PATH = savedPath));
     expect(new Set(made.map((w) => w.path)).size).toBe(5);
     const list = git(repo, 'worktree', 'list', '--porcelain');
     for (const w of made) {

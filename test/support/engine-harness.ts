@@ -54,6 +54,10 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     LOG_LEVEL: 'silent',
     // Tests that are not about the run queue run their agents side by side.
     MAX_CONCURRENT_RUNS: '100',
+    // The agent sees only allowlisted variables; these two keep git and temp files as the tests expect.
+    AGENT_ENV: 'GIT_CONFIG_NOSYSTEM,TMPDIR',
+    // Sandbox tests turn it on; the others work with host paths (pid files, temp dirs) in their tools.
+    AGENT_SANDBOX: 'off',
     ...options.env,
   };
   return { repo, dataDir, env };

@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, errorText } from '../errors.js';
+import { Redactor } from '../redact.js';
+import type { Sandbox } from '../sandbox.js';
 import type { AgentDriver, AgentSession, AgentStartOptions } from './agent-driver.js';
 import { describeExit, RpcExitError, RpcProcess } from './pi-process.js';
 import { DEFAULT_TIMEOUTS, PiSession, statsUsage, type PiTimeouts } from './pi-session.js';
@@ -37,6 +39,10 @@ export interface PiDriverOptions {
   timeouts?: Partial<PiTimeouts>;
   /** AGENT_MAX_LINE: a longer stdout line fails the run instead of growing a buffer. */
   maxLineBytes?: number;
+  /** Known secrets: redacted in the run's events and in quoted stderr. */
+  redactor?: Redactor;
+  /** Run the agent inside this sandbox (src/core/sandbox.ts); null or absent: as the bot's user, unconfined. */
+  sandbox?: Sandbox | null;
 }
 
 /** What pi's own "/login" advice means for a bot operator. */
@@ -75,8 +81,10 @@ export class PiDriver implements AgentDriver {
       PI_SKIP_VERSION_CHECK: '1',
     };
     const args = this.argsFor(sessionFile);
-    logger.info({ command, args: redactArgs(args), cwd: opts.cwd }, 'starting agent');
-    const proc = new RpcProcess({ command, args, cwd: opts.cwd, env, maxLineBytes: this.options.maxLineBytes }, logger);
+    logger.info({ command, args: redactArgs(args), cwd: opts.cwd, sandbox: Boolean(this.options.sandbox) }, 'starting agent');
+    const redactor = this.options.redactor ?? Redactor.none();
+    const spawn = this.options.sandbox ? this.options.sandbox.wrap(command, args, { cwd: opts.cwd, sessionFile, env }) : { command, args };
+    const proc = new RpcProcess({ ...spawn, cwd: opts.cwd, env, redact: redactor.redact, maxLineBytes: this.options.maxLineBytes }, logger);
     if (opts.onActivity) proc.onActivity = opts.onActivity;
     try {
       await proc.spawned;
@@ -84,7 +92,7 @@ export class PiDriver implements AgentDriver {
       throw spawnError(command, err);
     }
 
-    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts, this.options.maxLineBytes ?? null);
+    const session = new PiSession(proc, opts.onEvent, logger, this.timeouts, this.options.maxLineBytes ?? null, redactor);
     const started = Date.now();
     try {
       await proc.request({ type: 'get_state' }, this.timeouts.startMs);
@@ -106,6 +114,31 @@ export class PiDriver implements AgentDriver {
     }
     session.markRunning();
     return session;
+  }
+
+  /**
+   * Starts the agent (sandboxed like a run, in `cwd`), asks for its configured model and the
+   * models it has keys for, and ends it. No model request is made. For `chatops doctor`.
+   */
+  async probeModels(cwd: string, sessionFile: string): Promise<{ model: string | null; available: string[] }> {
+    const env = { ...this.options.env, PI_CODING_AGENT_DIR: this.options.agentDir, PI_OFFLINE: '1', PI_SKIP_VERSION_CHECK: '1' };
+    const args = this.argsFor(sessionFile);
+    const spawn = this.options.sandbox ? this.options.sandbox.wrap(this.options.command, args, { cwd, sessionFile, env }) : { command: this.options.command, args };
+    const proc = new RpcProcess({ ...spawn, cwd, env }, this.options.logger.child({ component: 'pi-probe' }));
+    try {
+      await proc.spawned.catch((err: unknown) => {
+        throw spawnError(this.options.command, err);
+      });
+      const state = await proc.request({ type: 'get_state' }, this.timeouts.startMs);
+      const models = await proc.request({ type: 'get_available_models' }, this.timeouts.commandMs);
+      const m = (state.data as { model?: { provider?: string; id?: string } | null } | undefined)?.model;
+      const list = ((models.data as { models?: Array<{ provider?: string; id?: string }> } | undefined)?.models ?? []).map((x) => `${x.provider}/${x.id}`);
+      return { model: m?.id ? `${m.provider}/${m.id}` : null, available: list };
+    } catch (err) {
+      throw await this.startFailure(proc, err);
+    } finally {
+      await proc.terminate(proc.tree(), 0, this.timeouts.killMs);
+    }
   }
 
   private async startFailure(proc: RpcProcess, err: unknown): Promise<AppError> {

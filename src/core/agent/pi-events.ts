@@ -3,10 +3,18 @@
  * the rest of the bot sees. Unknown events and fields are ignored. `message_update` is dropped
  * entirely: its `message`/`partial` snapshots grow quadratically and are not point-in-time; the
  * final text comes from the assistant `message_end`.
+ *
+ * Known secrets are redacted on the whole wire event, before texts are cut to a summary or a
+ * tail: the joined text of a streamed message or a tool's whole output, so a key the model or a
+ * tool produced in pieces is still found, and no cut leaves part of one behind.
  */
+import { Redactor } from '../redact.js';
 import type { RunEventData } from '../types.js';
 
 export const TOOL_SUMMARY_MAX = 200;
+
+/** The wire events `PiEventMapper.map` turns into run events; every other type maps to nothing. */
+const MAPPED = new Set(['message_end', 'tool_execution_start', 'tool_execution_end', 'turn_end', 'auto_retry_start', 'auto_retry_end', 'compaction_start', 'compaction_end']);
 export const OUTPUT_TAIL_LINES = 15;
 export const OUTPUT_TAIL_CHARS = 1500;
 export const TEXT_MAX = 8000;
@@ -123,13 +131,18 @@ export class PiEventMapper {
   /** Usage summed over this process's assistant messages (fallback when stats are unavailable). */
   readonly usage = { input: 0, output: 0, total: 0, costUsd: 0 };
 
+  constructor(private readonly redactor: Redactor = Redactor.none()) {}
+
   /** Announces a user message the driver sent: its delivery is not reported again. */
   expectUserMessage(text: string): void {
     this.expectedUsers.push(text);
   }
 
   /** Maps one wire event; returns zero or more compact events. */
-  map(event: Json): RunEventData[] {
+  map(wire: Json): RunEventData[] {
+    // Only the events mapped below are redacted (streaming updates would cost a scan each).
+    if (typeof wire.type !== 'string' || !MAPPED.has(wire.type)) return [];
+    const event = this.redactor.redactDeep(wire);
     switch (event.type) {
       case 'message_end':
         return this.messageEnd(obj(event.message));

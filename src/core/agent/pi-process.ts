@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
-import { aliveOf, isAlive, processTree, signalTree } from '../process-tree.js';
+import { aliveOf, isAlive, isZombie, processTree, signalTree } from '../process-tree.js';
 import { encodeRecord, LineSplitter, parseJsonLine } from './rpc-lines.js';
 
 export type RpcRecord = Record<string, unknown>;
@@ -34,6 +34,8 @@ export interface SpawnSpec {
   env: Record<string, string>;
   /** Longest stdout line kept (bytes); longer ones are dropped and reported to `onOverflow`. */
   maxLineBytes?: number;
+  /** Applied to each stderr line before it is kept for error messages. */
+  redact?: (text: string) => string;
 }
 
 /**
@@ -76,6 +78,7 @@ export class RpcProcess {
   private nextId = 1;
   private garbageLines = 0;
   private stdinOpen = true;
+  private readonly redact: (text: string) => string;
 
   constructor(
     spec: SpawnSpec,
@@ -87,6 +90,7 @@ export class RpcProcess {
       skipPrefixes: SKIPPED_RECORDS,
       onSkip: (prefix) => this.onSkipped(prefix),
     });
+    this.redact = spec.redact ?? ((text) => text);
     this.child = execa(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
@@ -204,6 +208,8 @@ export class RpcProcess {
     if (this.alive) await this.waitExit(exitMs);
     const left = () => aliveOf(all).filter((p) => p !== process.pid);
     if (left().length === 0 && !this.alive) return;
+    // Only zombies left (the sandbox's inner bwrap, say): nothing to signal, wait for the reaping.
+    if (!this.alive && left().every(isZombie)) return this.waitGone(all, killMs);
     this.logger.debug({ pids: left() }, 'agent: SIGTERM to the process tree');
     signalTree([...left(), ...(this.alive && this.pid !== undefined ? [this.pid] : [])], 'SIGTERM');
     await this.waitGone(all, killMs);
@@ -265,7 +271,8 @@ export class RpcProcess {
   }
 
   private stderr(lines: string[]): void {
-    for (const line of lines) {
+    for (const raw of lines) {
+      const line = this.redact(raw);
       this.logger.debug({ line }, 'agent stderr');
       this.stderrLines.push(line);
       if (this.stderrLines.length > STDERR_KEEP_LINES) this.stderrLines.shift();

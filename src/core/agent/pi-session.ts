@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AppError, UserError, errorText } from '../errors.js';
 import type { RunEventData } from '../types.js';
 import type { AgentOutcome, AgentSession, AgentUsage } from './agent-driver.js';
+import { Redactor } from '../redact.js';
 import { PiEventMapper, type UserMessageKind } from './pi-events.js';
 import { describeExit, RpcExitError, SKIPPED_RECORDS, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
 import { barrierState, SettleTracker } from './pi-settle.js';
@@ -42,7 +43,7 @@ type Phase = 'starting' | 'running' | 'finishing' | 'done';
 
 export class PiSession implements AgentSession {
   readonly done: Promise<AgentOutcome>;
-  readonly mapper = new PiEventMapper();
+  readonly mapper: PiEventMapper;
   private readonly tracker = new SettleTracker();
   private resolveDone!: (outcome: AgentOutcome) => void;
   private phase: Phase = 'starting';
@@ -67,7 +68,9 @@ export class PiSession implements AgentSession {
     private readonly logger: Logger,
     private readonly timeouts: PiTimeouts,
     private readonly maxLineBytes: number | null = null,
+    redactor: Redactor = Redactor.none(),
   ) {
+    this.mapper = new PiEventMapper(redactor);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     proc.onRecord = (record) => this.record(record);
     proc.onOverflow = () => this.lineOverflow();

@@ -45,6 +45,8 @@ export interface FakeDiscordOptions {
   interactionAckDeadlineMs?: number;
   interactionTokenTtlMs?: number;
   nonceWindowMs?: number;
+  /** The application's Message Content intent (flags in GET /applications/@me). Default: on. */
+  messageContentIntent?: boolean;
 }
 
 export class FakeDiscord extends FakeDriver {
@@ -95,6 +97,7 @@ export class FakeDiscord extends FakeDriver {
     const gateway = new FakeGateway(core, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250, url });
     core.gateway = gateway;
     const setup = seed(core, options);
+    state.applicationFlags = options.messageContentIntent === false ? 0 : 1 << 19;
     const routes = [...appRoutes(core, url, () => guildPayload(state)), ...channelRoutes(core)];
     const server = new FakeServer(core, routes, gateway);
     await server.listen();

@@ -16,7 +16,7 @@ export function appRoutes(core: FakeCore, gatewayUrl: () => string, guildPayload
     bot_public: false,
     bot_require_code_grant: false,
     verify_key: '0'.repeat(64),
-    flags: 0,
+    flags: state.applicationFlags,
     team: null,
     owner: userPayload(state.users.get(appId)!),
     bot: userPayload(state.users.get(appId)!),

@@ -186,6 +186,8 @@ export class FakeState extends ObservableState {
   readonly gatewayLog: Array<{ at: number; direction: 'in' | 'out'; op: number; t: string | null }> = [];
   readyCount = 0;
   resumeCount = 0;
+  /** `flags` of GET /applications/@me (privileged intents: 1 << 18 / 1 << 19 Message Content). */
+  applicationFlags = 0;
 
   constructor(
     readonly clock: Clock,

@@ -44,6 +44,8 @@ export interface FakeSlackOptions {
   dispatchEdits?: boolean;
   /** Send WebSocket pings this often (the SDK then expects them; off by default). */
   pingIntervalMs?: number;
+  /** The bot token's scopes (x-oauth-scopes). Default: those of slack-app-manifest.yml. */
+  botScopes?: string[];
 }
 
 export class FakeSlack extends FakeSlackDriver {
@@ -87,6 +89,7 @@ export class FakeSlack extends FakeSlackDriver {
       signingSecret: options.signingSecret ?? 'fake-signing-secret-8f14e45fceea167a',
       subscribedEvents: new Set(options.subscribedEvents ?? DEFAULT_SUBSCRIBED_EVENTS),
       dispatchEdits: options.dispatchEdits ?? true,
+      botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'],
     };
     const core: SlackCore = {
       state, ids, clock, ts: new TsGenerator(clock), limiter: new RateLimiter(resolveRateLimits(options.rateLimits), clock), options: coreOptions,

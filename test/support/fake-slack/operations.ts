@@ -11,6 +11,8 @@ export interface CoreOptions {
   subscribedEvents: Set<string>;
   /** Dispatch message_changed when the bot calls chat.update (as Slack does). */
   dispatchEdits: boolean;
+  /** Scopes of the bot token, sent in the `x-oauth-scopes` header of bot-token calls (as Slack does). */
+  botScopes: string[];
 }
 
 /** Sends envelopes/requests to the app; implemented by the delivery router. */

@@ -119,7 +119,7 @@ export class FakeServer extends LoopbackServer {
       body = { ok: false, error: error.error, ...error.extra };
     }
     if (fault) return failWithFault(fault);
-    finish(200, body);
+    finish(200, body, token === 'bot' ? { 'x-oauth-scopes': options.botScopes.join(',') } : {});
   }
 
   private onResponseUrl(commandId: string, params: Params, res: ServerResponse): void {
