@@ -57,6 +57,7 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     manager: engine.manager,
     auth: consoleMode ? withConsoleOperator(config.auth) : config.auth,
     logger,
+    redact: engine.redact,
   });
   let stopping: Promise<void> | null = null;
   let signalled!: () => void;

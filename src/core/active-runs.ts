@@ -131,6 +131,7 @@ export class ActiveRuns {
       .then(
         (session) => {
           entry.session = session;
+          watchdog.agentStarted();
           void session.done.then((outcome) => this.settle(entry, outcome, afterSettle));
           if (entry.stopRequested) void session.stop();
           return session;

@@ -30,6 +30,8 @@ export interface RunEngine {
   janitor: WorktreeJanitor;
   /** Worktree and data clean-up; runs by itself only when started with `housekeeping`. */
   housekeeping: Housekeeping;
+  /** Replaces every known secret by `[redacted]` (for text that leaves without passing the store). */
+  redact: (text: string) => string;
   /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
   close(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
@@ -137,6 +139,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     worktrees,
     janitor,
     housekeeping,
+    redact: redactor.redact,
     killAllSync: () => manager.killAllSync(),
     close: () =>
       (closed ??= (async () => {

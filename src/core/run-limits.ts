@@ -29,6 +29,7 @@ export class RunWatchdog {
   private runTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private tripped: Trip | null = null;
+  private disposed = false;
   private warnedNoPrice = false;
 
   constructor(
@@ -37,9 +38,9 @@ export class RunWatchdog {
     private readonly onWarning: (message: string) => void,
   ) {}
 
-  /** Starts the clocks (call when the run launches). */
+  /** Starts the run's clock (call when the run launches; the idle clock waits for `agentStarted`). */
   start(): void {
-    const { runTimeout, idleTimeout } = this.settings;
+    const { runTimeout } = this.settings;
     if (runTimeout) {
       this.runTimer = setTimeout(
         () => this.trip(`timed out after ${runTimeout.text}`, `The run took longer than RUN_TIMEOUT (${runTimeout.text}); stopping it.`),
@@ -47,7 +48,15 @@ export class RunWatchdog {
       );
       this.runTimer.unref();
     }
-    if (idleTimeout) {
+  }
+
+  /**
+   * The agent is up: from now on it must show progress every AGENT_IDLE_TIMEOUT. Preparing the
+   * worktree and starting the agent process do not count as silence.
+   */
+  agentStarted(): void {
+    const { idleTimeout } = this.settings;
+    if (idleTimeout && !this.idleTimer && !this.tripped && !this.disposed) {
       this.idleTimer = setTimeout(
         () =>
           this.trip(
@@ -95,6 +104,7 @@ export class RunWatchdog {
 
   /** Stops the clocks (the run settled). */
   dispose(): void {
+    this.disposed = true;
     if (this.runTimer) clearTimeout(this.runTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.runTimer = null;

@@ -60,6 +60,9 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     AGENT_SANDBOX: 'off',
     ...options.env,
   };
+  // Fixture agents read their instructions from FIXTURE_* variables: let those through the allowlist.
+  const fixtureVars = Object.keys(options.env ?? {}).filter((k) => k.startsWith('FIXTURE_'));
+  if (fixtureVars.length > 0 && !options.env?.AGENT_ENV) env.AGENT_ENV = [env.AGENT_ENV, ...fixtureVars].join(',');
   return { repo, dataDir, env };
 }
 

@@ -27,6 +27,8 @@ const NO_PORT_RETRY_MS = 60_000;
 
 export interface DeliveryOptions extends RetryOptions {
   store: Store;
+  /** Known secrets out of whispers (outbox rows are redacted by the store). */
+  redact?: (text: string) => string;
   /** The port of a platform, or undefined when this process does not serve it. */
   portOf: (platform: string) => ChatPort | undefined;
   logger: Logger;
@@ -114,7 +116,8 @@ export class Delivery {
     if (!port.whisper || this.stopped) return;
     const dest: Destination = { platform: port.platform, limits: port.limits, kind: 'post', channel, thread };
     try {
-      await this.pacer.schedule(dest, PRIORITY.reply, () => port.whisper!(channel, thread, user, text));
+      const said = this.opts.redact ? this.opts.redact(text) : text;
+      await this.pacer.schedule(dest, PRIORITY.reply, () => port.whisper!(channel, thread, user, said));
     } catch (err) {
       this.opts.logger.warn({ err, channel }, 'could not whisper to a user');
     }

@@ -76,6 +76,11 @@ export interface HubOptions {
   delivery?: RetryOptions;
   /** How long a `/run` answer waits for the thread link (default 10 s). */
   threadLinkWaitMs?: number;
+  /**
+   * Replaces known secrets in what is said to people directly (command answers, whispers), which
+   * does not pass the store's redaction. Default: unchanged.
+   */
+  redact?: (text: string) => string;
 }
 
 export class ChatHub {
@@ -103,7 +108,7 @@ export class ChatHub {
       return port.limits;
     };
     const names = new Map<string, string>();
-    this.delivery = new Delivery({ store: opts.store, portOf, logger: this.logger.child({ part: 'delivery' }), clock: this.clock, ...opts.delivery });
+    this.delivery = new Delivery({ store: opts.store, portOf, logger: this.logger.child({ part: 'delivery' }), clock: this.clock, redact: opts.redact, ...opts.delivery });
     this.relay = new Relay({
       store: opts.store,
       source: opts.manager,
@@ -144,7 +149,7 @@ export class ChatHub {
     this.inbound.open();
     const sink: EventSink = {
       track: (kind, work) => this.inbound.track(kind, work),
-      handle: (event) => this.controller.handle(event),
+      handle: (event) => this.handle(event),
       autocompleteCards: (q, user) => this.controller.autocompleteCards(q, user),
       threadsInUse: (platform) => this.threadsInUse(platform),
     };
@@ -185,6 +190,11 @@ export class ChatHub {
 
   /** Handles one event as if a receiver had passed it (the console, tests). */
   handle(event: ChatEvent): Promise<void> {
+    const redact = this.opts.redact;
+    if (redact && event.kind === 'command') {
+      const respond = event.respond;
+      return this.controller.handle({ ...event, respond: (text) => respond(redact(text)) });
+    }
     return this.controller.handle(event);
   }
 

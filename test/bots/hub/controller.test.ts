@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChatHub } from '../../../src/bots/hub/hub.js';
+import { Redactor } from '../../../src/core/redact.js';
 import type { ChatUser, CommandEvent, ReactionEvent, ReplyEvent } from '../../../src/bots/hub/chat-types.js';
 import type { AuthConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
@@ -164,6 +165,23 @@ describe('controller: commands', () => {
     const runs = command('/runs');
     await bot.handle(runs);
     expect(runs.answers[0]).toContain(run.id.slice(0, 8));
+  });
+});
+
+describe('controller: secrets', () => {
+  it('redacts known secrets from what it answers people directly, not only from what the outbox sends', async () => {
+    const h = await makeHarness(llm);
+    const secret = 'sk-live-0123456789abcdef';
+    const bot = new ChatHub({ store: h.engine.store, manager: h.engine.manager, auth: ALLOW_ADA, logger: silentLogger(), redact: new Redactor([secret]).redact });
+    await bot.start([portReceiver(new RecordingPort(), 'test:team')]);
+    cleanups.push(async () => {
+      await bot.stop();
+      await h.engine.close();
+    });
+    const add = command(`/card add card-9 Rotate ${secret} today`);
+    await bot.handle(add);
+    expect(add.answers[0]).toContain('Rotate [redacted] today');
+    expect(add.answers.join('\n')).not.toContain(secret);
   });
 });
 
