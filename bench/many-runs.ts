@@ -1,10 +1,11 @@
 /**
  * The bot's own resident memory and CPU with many runs (issue 9): the real run engine (SQLite
- * file, git worktrees, the pi driver's RPC framing and event mapping, the event log) with 4 agents
- * streaming at once and 50 settled runs with their events stored. The agents are a stand-in
+ * file, git worktrees, the run queue, the pi driver's RPC framing and event mapping, the event
+ * log) with MAX_CONCURRENT_RUNS=4: 4 agents streaming at once, 50 more runs waiting `queued`, and
+ * 50 settled runs with their events stored. The agents are a stand-in
  * (bench/fixtures/busy-agent.mjs: pi's record mix for one model call with a tool, every 50 ms),
- * since a bench must not depend on a model. There is no run queue yet, so "50 queued" is measured
- * as 50 idle stored runs; the chat relay and delivery are not part of this measurement.
+ * since a bench must not depend on a model. The chat relay and delivery are not part of this
+ * measurement (the delivery benchmark measures them).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,7 @@ export interface ManyRunsResult {
   eventsPerSecond: number;
   running: number;
   stored: number;
+  queued: number;
 }
 
 async function makeRepo(dir: string): Promise<void> {
@@ -33,8 +35,9 @@ async function makeRepo(dir: string): Promise<void> {
   await git(['commit', '-q', '-m', 'init']);
 }
 
-export async function measureManyRuns(options: { running?: number; stored?: number; windowMs?: number } = {}): Promise<ManyRunsResult> {
+export async function measureManyRuns(options: { running?: number; queued?: number; stored?: number; windowMs?: number } = {}): Promise<ManyRunsResult> {
   const running = options.running ?? 4;
+  const queued = options.queued ?? 50;
   const stored = options.stored ?? 50;
   const windowMs = options.windowMs ?? 5000;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'chatops-bench-runs-'));
@@ -43,7 +46,7 @@ export async function measureManyRuns(options: { running?: number; stored?: numb
   try {
     await makeRepo(repo);
     const agent = path.resolve(import.meta.dirname, 'fixtures', 'busy-agent.mjs');
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, REPO_ROOT: repo, AGENT_COMMAND: `'${process.execPath}' '${agent}'`, LOG_LEVEL: 'silent' };
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, REPO_ROOT: repo, AGENT_COMMAND: `'${process.execPath}' '${agent}'`, LOG_LEVEL: 'silent', MAX_CONCURRENT_RUNS: String(running), AGENT_SANDBOX: 'off', MIN_FREE_DISK: '0' };
     const engine = await createRunEngine(loadConfig(env, repo), silentLogger());
     try {
       engine.cards.add({ id: 'card-1', title: 'Bench', body: '' });
@@ -63,7 +66,17 @@ export async function measureManyRuns(options: { running?: number; stored?: numb
       }
       let events = 0;
       engine.manager.subscribe(() => events++);
-      const runs = await Promise.all(Array.from({ length: running }, () => engine.manager.start({ cardId: 'card-1', startedBy: 'bench' })));
+      // All at once: the first `running` start their agents, the rest wait in the queue.
+      const created: string[] = [];
+      const starts = Array.from({ length: running + queued }, () =>
+        engine.manager.start({ cardId: 'card-1', startedBy: 'bench', onCreated: (r) => created.push(r.id) }).catch(() => undefined),
+      );
+      void starts;
+      const deadline = Date.now() + 120_000;
+      while (engine.manager.activeRunIds().length < running || engine.manager.queuePositions().size < queued) {
+        if (Date.now() > deadline) throw new Error(`bench: ${engine.manager.activeRunIds().length} running and ${engine.manager.queuePositions().size} queued after 2 minutes`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await new Promise((r) => setTimeout(r, 1000)); // warm-up
       const cpu0 = process.cpuUsage();
       const events0 = events;
@@ -78,10 +91,11 @@ export async function measureManyRuns(options: { running?: number; stored?: numb
         rssMb: Math.round(rss / 1e6),
         cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100),
         eventsPerSecond: Math.round((events - events0) / (elapsed / 1000)),
-        running: runs.filter((r) => engine.manager.isActive(r.id)).length,
+        running: engine.manager.activeRunIds().length,
+        queued: engine.manager.queuePositions().size,
         stored,
       };
-      await Promise.all(runs.map((r) => engine.manager.stop(r.id, 'bench')));
+      await engine.close();
       return result;
     } finally {
       await engine.close();
