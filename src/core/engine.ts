@@ -33,6 +33,8 @@ export interface EngineOptions {
   now?: () => Date;
   /** Playtest stop grace period. */
   playtestStopTimeoutMs?: number;
+  /** How long the event log batches events (default 100 ms; the delivery bench scales it with its clock). */
+  eventFlushMs?: number;
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
@@ -51,7 +53,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.dataDir);
     await worktrees.ensureExcluded(config.worktreesDir);
   }
-  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now });
+  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, flushMs: options.eventFlushMs });
   const playtests = new Playtests({
     command: config.playtestCommand,
     env: config.agentEnv,
