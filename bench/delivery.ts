@@ -64,7 +64,8 @@ try {
   removeBenchDataDirs();
 }
 
-const goals = goalsOf(results, rec.events.length, SCALE);
+const runLengthS = rec.events.at(-1)!.atMs / 1000;
+const goals = goalsOf(results, rec.events.length, runLengthS, SCALE, rec.events.filter((e) => e.data.type === 'turn_end').length);
 const mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
 let cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 try {
@@ -107,7 +108,7 @@ ${ratioTable(results)}
 
 ### Slack: ours against the floor its budgets allow
 
-${floorTable(results)}
+${floorTable(results, runLengthS)}
 
 ## Goals
 

@@ -22,6 +22,8 @@ export interface ScenarioResult {
   rateLimited: number;
   /** Platform seconds. */
   header: Stats | null;
+  /** Every header's delay, sorted (header-only scenarios). */
+  headerAll?: number[];
   visible: Stats;
   final: Stats;
   finalAfterLast: Stats;
@@ -31,7 +33,7 @@ export interface ScenarioResult {
   backlog: number | null;
   inOrder: boolean;
   problems: string[];
-  /** Posts (chat.postMessage / message creates) into the runs' channel. */
+  /** Posts into the runs' channel (headers and thread posts) after the replays started. */
   channelPosts: number;
   /** From the replays' common start to the last final message, platform seconds. */
   makespan: number;
@@ -84,7 +86,7 @@ export async function runOurs(platform: 'discord' | 'slack', n: number, llm: Moc
       off();
       backlog.stop();
       await w.close();
-      return { ...EMPTY, platform, strategy: 'ours (headers, unscaled)', runs: n, header: stats(headers), rateLimited: w.rateLimitCount() - hits0, loopLagMs: lag.max / 1e6, wallMs: Date.now() - wall };
+      return { ...EMPTY, platform, strategy: 'ours (headers, unscaled)', runs: n, header: stats(headers), headerAll: [...headers].sort((a, b) => a - b), rateLimited: w.rateLimitCount() - hits0, loopLagMs: lag.max / 1e6, wallMs: Date.now() - wall };
     }
     await Promise.all(runs.map((r) => manager.waitForSettled(r.id)));
     await Promise.race([w.hub.idle(), until(() => false, SETTLE_TIMEOUT_MS, `${platform} delivery to drain`)]);
@@ -108,7 +110,8 @@ export async function runOurs(platform: 'discord' | 'slack', n: number, llm: Moc
   for (const run of runs) {
     const t0 = dispatched.get(run.cardId)!;
     const view = w.view(run);
-    channelPosts += view.posts.length + (view.headerAt === null ? 0 : 1);
+    const released = w.replay.releasedAt ?? 0;
+    channelPosts += view.posts.filter((p) => p.at >= released).length + (view.headerAt !== null && view.headerAt >= released ? 1 : 0);
     if (view.headerAt !== null) headers.push(s(view.headerAt - t0));
     else problems.push(`${run.cardId}: no header`);
     const events = w.replay.emitted.filter((e) => e.runId === run.id);
