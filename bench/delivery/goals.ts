@@ -51,16 +51,17 @@ export function goalsOf(results: ScenarioResult[], eventsPerRun: number, runLeng
   }
   const d20 = find(results, 'discord', 'ours', 20);
   const d1 = find(results, 'discord', 'ours', 1);
+  const d20half = find(results, 'discord', 'ours (scale 0.5)', 20);
   if (d20) {
     goals.push({
       goal: 'Discord, 20 runs: event → visible p95 ≤ 2 s',
-      measured: `p50 ${s(d20.visible.p50)} s, p95 ${s(d20.visible.p95)} s, max ${s(d20.visible.max)} s${d1 ? ` (1 run alone: p95 ${s(d1.visible.p95)} s, max ${s(d1.visible.max)} s)` : ''}`,
+      measured: `p50 ${s(d20.visible.p50)} s, p95 ${s(d20.visible.p95)} s, max ${s(d20.visible.max)} s${d1 ? ` (1 run alone: p95 ${s(d1.visible.p95)} s, max ${s(d1.visible.max)} s)` : ''}${d20half ? ` (× 0.5 instead of × ${scale}: p95 ${s(d20half.visible.p95)} s)` : ''}`,
       met: d20.visible.p95 <= 2,
       why: `Discord's budgets are per thread, so 20 runs do not compete for them; the one-run figure is the design's share: the renderer posts an assistant text only in its turn's digest (at the turn's end, after its tools, or by the 5 s flush) and tool starts show only through status edits (≥ 1.5 s apart); the rest is the bench process itself: its event loop was blocked up to ${s(d20.loopLagMs ?? NaN, 0)} ms real (synchronous git spawns, per-call statement preparation in outbox-repo, a CPU shared with other work), ×${Math.round(1 / scale)} once converted`,
     });
     goals.push({
       goal: "Discord, 20 runs: a run's final message ≤ 2 s after its last event (p95)",
-      measured: `p50 ${s(d20.finalAfterLast.p50)} s, p95 ${s(d20.finalAfterLast.p95)} s${d1 ? ` (1 run alone: ${s(d1.finalAfterLast.p95)} s)` : ''}`,
+      measured: `p50 ${s(d20.finalAfterLast.p50)} s, p95 ${s(d20.finalAfterLast.p95)} s${d1 ? ` (1 run alone: ${s(d1.finalAfterLast.p95)} s)` : ''}${d20half ? ` (× 0.5 instead of × ${scale}: p95 ${s(d20half.finalAfterLast.p95)} s)` : ''}`,
       met: d20.finalAfterLast.p95 <= 2,
       why: `alone a run's final message follows its last event in ${s(d1?.finalAfterLast.p95 ?? NaN)} s; with 20 runs settling together (the replays start together) each settle's git inspection (inspectWorktree) spawns git processes that block the event loop (max ${s(d20.loopLagMs ?? NaN, 0)} ms real, ×${Math.round(1 / scale)} converted): the delay is the bench machine's, not a budget's (the thread's window has room at the end of a run)`,
     });

@@ -52,7 +52,7 @@ export function callBreakdown(results: ScenarioResult[]): string {
 /** Our figures ÷ each naive strategy's, at the same platform and number of runs (< 1: ours is lower). */
 export function ratioTable(results: ScenarioResult[]): string {
   const lines = ['| platform | runs | vs strategy | API calls (ours ÷ theirs) | 429s (ours / theirs) | event → visible p95 (ours ÷ theirs) | final p50 (ours ÷ theirs) |', '|---|---|---|---|---|---|---|'];
-  for (const naive of results.filter((r) => r.strategy !== 'ours' && !r.strategy.includes('headers'))) {
+  for (const naive of results.filter((r) => !r.strategy.startsWith('ours'))) {
     const ours = results.find((r) => r.strategy === 'ours' && r.platform === naive.platform && r.runs === naive.runs);
     if (!ours) continue;
     lines.push(
