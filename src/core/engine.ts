@@ -51,6 +51,8 @@ export interface EngineOptions {
    * every pass (e.g. to tell a chat what could not be removed).
    */
   housekeeping?: boolean | { onReport: (report: HousekeepingReport) => void };
+  /** How long the event log batches events (default 100 ms; the delivery bench scales it with its clock). */
+  eventFlushMs?: number;
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
@@ -70,7 +72,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     await worktrees.ensureExcluded(config.worktreesDir);
   }
   const sandbox = await Sandbox.detect(config.sandbox, sandboxLayout(config), logger.child({ component: 'sandbox' }));
-  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor });
+  const events = new EventLog(store.events, logger.child({ component: 'events' }), { now: options.now, redactor, flushMs: options.eventFlushMs });
   const playtests = new Playtests({
     command: config.playtestCommand,
     env: config.agentEnv,
