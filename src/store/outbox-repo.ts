@@ -263,6 +263,15 @@ export class OutboxRepo {
     }
   }
 
+  /**
+   * The most urgent priority waiting in a stream (0 first): a stream's head inherits it, so a
+   * run's final result is not held at a digest's priority while it waits behind that digest.
+   */
+  streamPriority(stream: string): number | null {
+    const row = this.db.prepare("SELECT MIN(priority) AS p FROM outbox WHERE stream = ? AND status = 'pending'").get(stream) as { p: number | null };
+    return row.p;
+  }
+
   /** Streams with a pending row that waits for row `id` (its target, or `afterId`). */
   dependentStreams(id: number): string[] {
     return (

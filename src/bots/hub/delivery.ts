@@ -170,7 +170,9 @@ export class Delivery {
       return 'wait';
     }
     const dest: Destination = { platform: port.platform, limits: port.limits, kind: requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
-    return this.pacer.schedule(dest, head.row.priority, async (): Promise<Outcome> => {
+    // The head goes at the most urgent priority waiting behind it (order within a stream is kept).
+    const priority = Math.min(head.row.priority, store.outbox.streamPriority(stream) ?? head.row.priority);
+    return this.pacer.schedule(dest, priority, async (): Promise<Outcome> => {
       if (this.stopped) return 'stopped';
       const mergeLimit = port.limits.maxMessageChars - port.limits.messageHeadroom;
       const claim = store.outbox.claimNext(stream, this.clock.now(), this.iso(), mergeLimit);
