@@ -101,12 +101,6 @@ export type ChatEvent = CommandEvent | ReplyEvent | ReactionEvent | UnsupportedE
 export interface WindowBudget {
   count: number;
   windowMs: number;
-  /**
-   * `window` (default): at most `count` in any `windowMs`, safe against a fixed window wherever
-   * the platform starts it (Discord). `bucket`: a token bucket of `count` tokens, one back every
-   * `windowMs` (Slack's "about one per second, short bursts").
-   */
-  kind?: 'window' | 'bucket';
 }
 
 /**

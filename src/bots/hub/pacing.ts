@@ -93,13 +93,6 @@ export interface Destination {
   thread: string | null;
 }
 
-interface BucketWaiter {
-  priority: number;
-  order: number;
-  go: () => void;
-  drop: (err: Error) => void;
-}
-
 export class Pacer {
   private readonly windows = new Map<string, Bottleneck>();
   private readonly globals = new Map<string, Bottleneck>();
@@ -122,7 +115,6 @@ export class Pacer {
     };
     const viaGlobal = () => this.globalOf(dest).schedule(timed);
     if (!budget) return viaGlobal();
-    if (budget.kind === 'bucket') return this.fromBucket(key, budget, priority, viaGlobal);
     return this.inWindow(key, budget, priority, viaGlobal, () => sentAt);
   }
 
@@ -130,10 +122,7 @@ export class Pacer {
     this.stopped = true;
     for (const release of this.holds) release();
     this.holds.clear();
-    for (const bucket of this.buckets.values()) {
-      if (bucket.timer) clearTimeout(bucket.timer);
-      for (const w of bucket.waiting.splice(0)) w.drop(new Error('delivery is stopping'));
-    }
+
     const all = [...this.windows.values(), ...this.globals.values()];
     await Promise.all(all.map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)));
   }
@@ -186,46 +175,6 @@ export class Pacer {
         })
         .catch(reject);
     });
-  }
-
-  /** Token buckets (GCRA), by key: when the next request is due, what waits, the pending wake-up. */
-  private readonly buckets = new Map<string, { due: number; waiting: BucketWaiter[]; timer: NodeJS.Timeout | null }>();
-  private order = 0;
-
-  /**
-   * A token bucket of `count` tokens, one back every `windowMs` (the generic cell rate
-   * algorithm, which bottleneck's interval-based reservoir cannot express exactly): a request
-   * goes when a token is there, and whatever waits leaves in priority order, then first come.
-   */
-  private fromBucket<T>(key: string, budget: WindowBudget, priority: number, request: () => Promise<T>): Promise<T> {
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = { due: 0, waiting: [], timer: null };
-      this.buckets.set(key, bucket);
-    }
-    return new Promise<T>((resolve, reject) => {
-      bucket.waiting.push({ priority, order: this.order++, go: () => void request().then(resolve, reject), drop: reject });
-      bucket.waiting.sort((x, y) => x.priority - y.priority || x.order - y.order);
-      this.drainBucket(key, budget);
-    });
-  }
-
-  private drainBucket(key: string, budget: WindowBudget): void {
-    const bucket = this.buckets.get(key)!;
-    if (bucket.timer || this.stopped) return;
-    const tolerance = (budget.count - 1) * budget.windowMs;
-    while (bucket.waiting.length > 0) {
-      const wait = bucket.due - tolerance - Date.now();
-      if (wait > 0) {
-        bucket.timer = setTimeout(() => {
-          bucket.timer = null;
-          this.drainBucket(key, budget);
-        }, wait);
-        return;
-      }
-      bucket.due = Math.max(bucket.due, Date.now()) + budget.windowMs;
-      bucket.waiting.shift()!.go();
-    }
   }
 
   private hold(ms: number): Promise<void> {

@@ -55,18 +55,6 @@ describe('pacing', () => {
     for (let i = 3; i < log2.length; i++) expect(log2[i]!.at - log2[i - 3]!.at).toBeGreaterThanOrEqual(LIMITS.posts.windowMs);
   });
 
-  it('paces a token bucket: a burst, then one request per interval, in priority order', async () => {
-    const p = pacer();
-    const bucket: ChatLimits = { ...LIMITS, postScope: 'channel', posts: { kind: 'bucket', count: 3, windowMs: 60 } };
-    const log: { at: number; name: string }[] = [];
-    const jobs = [1, 2, 3, 4].map((i) => p.schedule(dest('post', 't1', bucket), 5, stamp(log, `d${i}`)));
-    jobs.push(p.schedule(dest('post', 't2', bucket), 1, stamp(log, 'header')));
-    await Promise.all(jobs);
-    expect(log.map((l) => l.name)).toEqual(['d1', 'd2', 'd3', 'header', 'd4']);
-    expect(log[3]!.at - log[0]!.at).toBeGreaterThanOrEqual(60);
-    expect(log[4]!.at - log[0]!.at).toBeGreaterThanOrEqual(120);
-  });
-
   it('sends waiting requests by priority: a header or an answer goes before queued digests', async () => {
     const p = pacer();
     const order: string[] = [];

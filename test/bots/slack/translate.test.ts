@@ -67,7 +67,7 @@ describe('Slack limits, permalinks and error classes', () => {
     expect(statusEditIntervalMs(SLACK_LIMITS, 1)).toBe(3_000);
     expect(statusEditIntervalMs(SLACK_LIMITS, 10)).toBe(15_000);
     expect(statusEditIntervalMs(SLACK_LIMITS, 40)).toBe(60_000);
-    expect(SLACK_LIMITS).toMatchObject({ postScope: 'channel', posts: { kind: 'bucket', count: 3, windowMs: 1_100 }, edits: { count: 40, windowMs: 60_000 }, controlReactions: false });
+    expect(SLACK_LIMITS).toMatchObject({ postScope: 'channel', posts: { count: 3, windowMs: 3_300 }, edits: { count: 40, windowMs: 60_000 }, controlReactions: false });
     expect(SLACK_LIMITS.maxMessageChars - SLACK_LIMITS.messageHeadroom).toBe(3_500);
   });
 
