@@ -40,7 +40,7 @@ export function goalsOf(results: ScenarioResult[], eventsPerRun: number, runLeng
       goal: 'Slack, 10 runs: final message p50 ≤ 20 s, max ≤ 35 s (from /run)',
       measured: `p50 ${s(s10.final.p50)} s, max ${s(s10.final.max)} s`,
       met: s10.final.p50 <= 20 && s10.final.max <= 35,
-      why: `the recorded run itself lasts ${s(runLengthS)} s of agent time (an 8 s build, a 10 s streamed answer) plus set-up p50 ${s(s10.setup?.p50 ?? NaN, 2)} s: no delivery can finish it sooner (the goal was set for the issue's short scripted runs); delivery's own share is the final message's delay after the run's last event, p50 ${s(s10.finalAfterLast.p50)} s / p95 ${s(s10.finalAfterLast.p95)} s: a run's final result (priority 2) cannot overtake its own thread's pending digest (priority 5, one stream, in order), and that digest waits behind the other threads' rows for the channel's ≈1 post/s`,
+      why: `the recorded run itself lasts ${s(runLengthS)} s of agent time (an 8 s build, a 10 s streamed answer) plus set-up p50 ${s(s10.setup?.p50 ?? NaN, 2)} s: no delivery can finish it sooner (the goal was set for the issue's short scripted runs); delivery's own share is the final message's delay after the run's last event, p50 ${s(s10.finalAfterLast.p50)} s / p95 ${s(s10.finalAfterLast.p95)} s: a run's final result stays behind its own thread's pending digest (one stream, in order; the digest then goes at the final's priority), and both wait their turn in the channel's ≈1 post/s with the other threads' headers, answers and finals`,
     });
     goals.push({
       goal: 'Slack, 10 runs: ≤ 1.5 × the floor (posts needed ÷ 1 post/s per channel)',
