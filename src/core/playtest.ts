@@ -55,6 +55,8 @@ interface Playtest {
   deadline: NodeJS.Timeout | null;
   stoppedBy: { by: Actor | null } | null;
   done: Promise<void>;
+  /** Closes our ends of its output pipes (the process is ended, but something may still hold them). */
+  closeOutput: () => void;
 }
 
 function delay(ms: number): Promise<void> {
@@ -145,6 +147,10 @@ export class Playtests {
       deadline: null,
       stoppedBy: null,
       done: Promise.resolve(),
+      closeOutput: () => {
+        subprocess.stdout?.destroy();
+        subprocess.stderr?.destroy();
+      },
     };
     this.active.set(runId, entry);
     this.log.info({ runId, pid: entry.pid, cwd, command: this.command }, 'playtest started');
@@ -215,7 +221,12 @@ export class Playtests {
     if (!(await this.waitGone(entry, pids, this.stopTimeoutMs))) {
       this.log.warn({ runId, alive: pids.filter(running) }, 'playtest ignored SIGTERM; killing');
       signal('SIGKILL');
-      await this.waitGone(entry, pids, this.stopTimeoutMs);
+      if (!(await this.waitGone(entry, pids, this.stopTimeoutMs))) {
+        // The playtest is gone, but a process that left its tree (started in a group of its own
+        // as it was being stopped) may still hold its output open: stop reading, so the stop ends.
+        this.log.warn({ runId, alive: pids.filter(running) }, 'playtest output still open after SIGKILL; closing our end');
+        entry.closeOutput();
+      }
     }
     await entry.done;
     return true;
