@@ -107,7 +107,9 @@ describe.skipIf(problem !== null)('the agent sandbox (bubblewrap)', () => {
     const home = /== home: (.*)/.exec(out)![1]!.trim().split(' ').filter(Boolean);
     expect(home.every((f) => ['.gitconfig', '.config'].includes(f))).toBe(true);
     const tmp = /== tmp: (.*)/.exec(out)![1]!.trim().split(' ').filter(Boolean);
-    expect(tmp.every((f) => f.startsWith('chatops-'))).toBe(true);
+    // A checkout under /tmp (a CI clone) shows as the mount point of the read-only pi and node binds.
+    const botTop = BOT_DIR.startsWith('/tmp/') ? BOT_DIR.split('/')[2] : null;
+    expect(tmp.filter((f) => !f.startsWith('chatops-') && f !== botTop)).toEqual([]);
   });
 
   it('the agent can commit on its branch but not change the repository git config or hooks', async () => {
