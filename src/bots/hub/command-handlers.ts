@@ -71,11 +71,10 @@ export class CommandHandlers {
       // It starts by itself when its turn comes; its thread shows that and everything after.
       starting.catch((err: unknown) => logger.info({ err, cardId }, 'a queued run did not start'));
     }
-    // A queued run's row exists (onCreated ran before it was queued); a new run's thread key is its id.
-    const run = first.run ?? manager.get(opened!.threadKey)!;
-    const { threadKey, threadOpId } = opened ?? writer.openRunThread(run, manager.cards.get(run.cardId), e.platform, e.channel, e.user.displayName);
-    relay.attach(run.id);
-    delivery.kick(threadKey);
+    // `onCreated` has run by now (before the agent started, or before the run was queued), and
+    // opened the thread; a new run's thread key is its id.
+    const { threadKey, threadOpId } = opened!;
+    const run = first.run ?? manager.get(threadKey)!;
     const row = await this.waitUpTo(delivery.waitFor(threadOpId), this.ctx.threadLinkWaitMs ?? 10_000);
     const link = this.threadLink(threadKey);
     const where = link ? `: ${link}` : row?.status === 'dead' ? ' (its thread could not be opened; updates go to the channel log)' : ' — its thread is opening';
