@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The long fault runs are `npm run test:faults` (vitest.faults.config.ts).
+    exclude: ['test/faults/**', 'node_modules/**'],
     // Tests spawn real pi processes, git and SQLite; give them room but never sleep.
     testTimeout: 60_000,
     hookTimeout: 60_000,
