@@ -54,19 +54,28 @@ async function harness(env: Record<string, string>, reuse?: Harness): Promise<Ha
 }
 
 /** Starts runs and resolves with their rows once each is running or queued. */
+/**
+ * Starts one run per card, each after the previous one's row exists (its `onCreated`), so the
+ * queue's order is the cards' order: two starts in flight at once may insert in either order.
+ */
 async function startAll(h: Harness, cards: string[], startedBy = 'cli:ada'): Promise<{ runs: Run[]; started: Promise<Run>[] }> {
   const runs: Run[] = [];
-  const started = cards.map(
-    (cardId) =>
-      new Promise<Run>((resolve, reject) => {
-        h.engine.manager.start({ cardId, startedBy, onCreated: (r) => runs.push(r) }).then(resolve, reject);
-      }),
-  );
+  const started: Promise<Run>[] = [];
+  for (const cardId of cards) {
+    await new Promise<void>((created, failed) => {
+      const run = h.engine.manager.start({
+        cardId,
+        startedBy,
+        onCreated: (r) => {
+          runs.push(r);
+          created();
+        },
+      });
+      run.catch(failed);
+      started.push(run);
+    });
+  }
   for (const s of started) s.catch(() => undefined);
-  await new Promise<void>((resolve) => {
-    const check = () => (runs.length === cards.length ? resolve() : setImmediate(check));
-    check();
-  });
   return { runs, started };
 }
 
