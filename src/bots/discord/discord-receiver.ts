@@ -56,8 +56,6 @@ export class DiscordReceiver implements Receiver {
   private readonly log: Logger;
   private sink: EventSink | null = null;
   private stopping: Promise<void> | null = null;
-  private readonly bootId = Date.now().toString(36);
-  private reactionSeq = 0;
   private readonly acks = new AckFirst();
 
   constructor(private readonly opts: DiscordReceiverOptions) {
@@ -156,8 +154,7 @@ export class DiscordReceiver implements Receiver {
   private async onReaction(sink: EventSink, r: MessageReaction | PartialMessageReaction, u: User | PartialUser, added: boolean): Promise<void> {
     const me = this.client.user?.id;
     if (!me || u.id === me || !this.ours(r.message.guildId ?? this.opts.discord.guildId)) return;
-    const occurrence = `${this.bootId}.${++this.reactionSeq}`;
-    const data = await reactionData(this.client, r, u, added, occurrence, this.log);
+    const data = await reactionData(this.client, r, u, added, this.log);
     await emit(sink, reactionEvent(data, me));
   }
 }
