@@ -1,18 +1,13 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { makeTempDir, useTempDirs } from '../support/temp.js';
 
-const dirs: string[] = [];
+useTempDirs();
 const stores: Store[] = [];
-function tempDb(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatops-catch-up-'));
-  dirs.push(dir);
-  return path.join(dir, 'bot.sqlite');
-}
+const tempDb = (): string => path.join(makeTempDir('chatops-catch-up-'), 'bot.sqlite');
 function open(file = tempDb()): Store {
   const s = openStore(file);
   stores.push(s);
@@ -20,7 +15,6 @@ function open(file = tempDb()): Store {
 }
 afterEach(() => {
   for (const s of stores.splice(0)) if (s.db.open) s.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 const NOW = '2026-11-30T10:00:00.000Z';
