@@ -85,6 +85,10 @@ export function describeCatchUp(name: string, makeDriver: () => Promise<CatchUpD
       expect(steers(a.run)).toEqual(['first steer', 'use the blue button']);
       expect(d.reactionsOn(a.thread, missed.id)).toContain(d.ackEmoji.steer);
       expect(count(c.thread, /While the bot was down, .* replied: “also add a test”/)).toBe(1);
+      // Where the bot offers controls as reactions (Discord), the question carries its 🔁 to click.
+      const question = d.threadPosts(c.thread).at(-1)!;
+      expect(question.text).toMatch(/While the bot was down/);
+      if (d.controlReactions) expect(d.reactionsOn(c.thread, question.id)).toEqual(['🔁']);
       expect(manager.list(100).filter((r) => r.parentRunId === c.run.id)).toEqual([]);
 
       // Read back a second time: nothing is handled twice.
