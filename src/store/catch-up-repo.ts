@@ -158,6 +158,17 @@ export class CatchUpRepo {
     );
   }
 
+  /** The delivered messages of a thread's unanswered questions, oldest first. */
+  openQuestions(threadKey: string): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT o.platform_msg FROM catch_up_questions q JOIN outbox o ON o.dedupe_key = q.note_key
+         WHERE q.thread_key = ? AND q.answered_at IS NULL AND o.platform_msg IS NOT NULL ORDER BY o.id`,
+      )
+      .all(threadKey) as { platform_msg: string }[];
+    return rows.map((r) => r.platform_msg);
+  }
+
   /** Marks a question answered; false when it already was (the answer counts once). */
   answer(noteKey: string, now: string): boolean {
     return this.db.prepare('UPDATE catch_up_questions SET answered_at = ? WHERE note_key = ? AND answered_at IS NULL').run(now, noteKey).changes === 1;

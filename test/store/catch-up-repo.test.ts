@@ -85,7 +85,7 @@ describe('catch-up store', () => {
     expect(store.catchUp.threadsToCatchUp(DAY_AGO).find((t) => t.threadKey === 'old')?.baseline).toBe(false);
   });
 
-  it('finds a question by the delivered message that asks it, and takes its answer once', () => {
+  it('finds a question by the delivered message that asks it, lists the unanswered ones, and takes its answer once', () => {
     const store = open();
     store.cards.insert({ id: 'card-1', title: 'Jump', body: '' }, NOW);
     threadedRun(store, 'r', 'succeeded');
@@ -94,7 +94,9 @@ describe('catch-up store', () => {
     expect(store.catchUp.questionAt('discord:2:4')).toBeUndefined();
     store.outbox.markSent(note, 'discord:2:4', NOW);
     expect(store.catchUp.questionAt('discord:2:4')).toMatchObject({ feedback: 'add a test', answeredAt: null });
+    expect(store.catchUp.openQuestions('r')).toEqual(['discord:2:4']);
     expect(store.catchUp.answer('note:q1', NOW)).toBe(true);
+    expect(store.catchUp.openQuestions('r')).toEqual([]);
     expect(store.catchUp.answer('note:q1', NOW)).toBe(false);
     expect(store.catchUp.questionAt('discord:2:4')?.answeredAt).toBe(NOW);
   });

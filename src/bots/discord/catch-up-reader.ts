@@ -1,7 +1,7 @@
 /**
  * Reads back what a restarted bot missed in its run threads (src/bots/hub/catch-up.ts): the
  * messages after the last one seen (`GET /channels/{thread}/messages?after=…&limit=100`, pages
- * oldest first) and the control reactions on the header (`GET` the header for its `reactions`
+ * oldest first) and the control reactions on the header and the unanswered catch-up questions (`GET` the message for its `reactions`
  * and counts, then `GET …/reactions/{emoji}?limit=100&after=…` for the people). Each is
  * translated by translate.ts exactly as the gateway event would have been, so its dedupe key is
  * the live one. The bot's own messages and reactions are skipped.
@@ -68,7 +68,7 @@ async function readThread(client: Client, me: string, t: CatchUpThread, pace: Pa
     threadKey: t.threadKey,
     messages,
     newest: newest ? messageRef(threadId, newest) : null,
-    reactions: t.header ? await headerReactions(client, me, t.header, pace, log) : null,
+    reactions: t.header ? await reactionsOn(client, me, [t.header, ...t.questions], pace, log) : null,
   };
 }
 
@@ -77,9 +77,15 @@ async function translateMessage(client: Client, me: string, m: Message, log: Log
   return data && messageEvent(data, me);
 }
 
-/** The control reactions people (not the bot) have on the header now, as adds. */
-async function headerReactions(client: Client, me: string, header: string, pace: PaceRead, log: Logger): Promise<ReactionEvent[]> {
-  const { channelId, messageId } = messageIdsOf(header);
+/** The control reactions people (not the bot) have on these messages now, as adds. */
+async function reactionsOn(client: Client, me: string, refs: string[], pace: PaceRead, log: Logger): Promise<ReactionEvent[]> {
+  const out: ReactionEvent[] = [];
+  for (const ref of refs) out.push(...(await messageReactions(client, me, ref, pace, log)));
+  return out;
+}
+
+async function messageReactions(client: Client, me: string, ref: string, pace: PaceRead, log: Logger): Promise<ReactionEvent[]> {
+  const { channelId, messageId } = messageIdsOf(ref);
   const channel = await textChannel(client, channelId);
   const message = await pace(() => channel.messages.fetch({ message: messageId, force: true, cache: true }));
   const out: ReactionEvent[] = [];

@@ -4,7 +4,7 @@
  * bot that was not there). At start-up, once the receivers are connected and the queue resumed,
  * the hub reads back the threads of runs that are queued or running, or settled in the last day:
  * each receiver reads its platform's history (messages after the last one seen, the people's
- * control reactions on the header) and translates it as if it had just arrived. Each event then
+ * control reactions on the header and on its unanswered catch-up questions) and translates it as if it had just arrived. Each event then
  * goes through the controller like a live one, with the key a live one has, so an event seen
  * live and read back again is handled once:
  * - a message's key is its platform id (Discord message id, Slack `channel:ts`);
@@ -20,7 +20,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../store/index.js';
 import type { ThreadToCatchUp } from '../../store/catch-up-repo.js';
-import { normalizeEmoji, type ChatEvent, type PaceRead, type ThreadBacklog } from './chat-types.js';
+import { normalizeEmoji, type ChatEvent, type PaceRead, type ReactionEvent, type ThreadBacklog } from './chat-types.js';
 import type { Clock } from './clock.js';
 import type { Receiver } from './hub.js';
 import { PRIORITY, type Pacer } from './pacing.js';
@@ -65,7 +65,14 @@ export async function catchUp(deps: CatchUpDeps): Promise<CatchUpReport> {
       let backlogs: ThreadBacklog[];
       try {
         backlogs = await receiver.catchUp(
-          threads.map((t) => ({ threadKey: t.threadKey, channel: t.channel, thread: t.thread, header: t.header, after: t.lastMessage })),
+          threads.map((t) => ({
+            threadKey: t.threadKey,
+            channel: t.channel,
+            thread: t.thread,
+            header: t.header,
+            after: t.lastMessage,
+            questions: store.catchUp.openQuestions(t.threadKey),
+          })),
           pace,
         );
       } catch (err) {
@@ -92,6 +99,7 @@ export async function catchUp(deps: CatchUpDeps): Promise<CatchUpReport> {
 async function replay(deps: CatchUpDeps, t: ThreadToCatchUp, b: ThreadBacklog, startedAt: string): Promise<number> {
   const { store } = deps;
   const now = () => new Date(deps.clock.now()).toISOString();
+  const watched = t.header ? [t.header, ...store.catchUp.openQuestions(t.threadKey)] : [];
   if (t.baseline) {
     // Older than catch-up: what is there was handled live under other keys. Taken as seen.
     for (const r of b.reactions ?? []) store.catchUp.setReaction({ message: r.message, userId: r.user.id, emoji: normalizeEmoji(r.emoji), added: true }, now());
@@ -105,7 +113,7 @@ async function replay(deps: CatchUpDeps, t: ThreadToCatchUp, b: ThreadBacklog, s
     await deps.handle(r);
     handed += 1;
   }
-  if (b.reactions && t.header) forgetRemoved(deps, t.header, b.reactions, startedAt);
+  if (b.reactions) for (const message of watched) forgetRemoved(deps, message, b.reactions, startedAt);
   for (const m of b.messages) {
     if (deps.stopping()) return handed;
     await deps.handle(m.kind === 'reply' ? { ...m, missed: true } : m);
@@ -116,14 +124,14 @@ async function replay(deps: CatchUpDeps, t: ThreadToCatchUp, b: ThreadBacklog, s
 }
 
 /**
- * Reactions the bot knew on the header that are gone now were removed while it was down: it
+ * Reactions the bot knew on a message read (the header, a question) that are gone now were removed while it was down: it
  * forgets them (so a later add counts) without acting. Ones changed live since catch-up began
  * are left alone.
  */
-function forgetRemoved(deps: CatchUpDeps, header: string, present: ChatEvent[], startedAt: string): void {
-  const seen = new Set(present.map((r) => (r.kind === 'reaction' ? `${r.user.id}|${normalizeEmoji(r.emoji)}` : '')));
-  for (const known of deps.store.catchUp.presentReactions(header)) {
+function forgetRemoved(deps: CatchUpDeps, message: string, present: ReactionEvent[], startedAt: string): void {
+  const seen = new Set(present.filter((r) => r.message === message).map((r) => `${r.user.id}|${normalizeEmoji(r.emoji)}`));
+  for (const known of deps.store.catchUp.presentReactions(message)) {
     if (known.updatedAt >= startedAt || seen.has(`${known.userId}|${known.emoji}`)) continue;
-    deps.store.catchUp.setReaction({ message: header, userId: known.userId, emoji: known.emoji, added: false }, new Date(deps.clock.now()).toISOString());
+    deps.store.catchUp.setReaction({ message, userId: known.userId, emoji: known.emoji, added: false }, new Date(deps.clock.now()).toISOString());
   }
 }

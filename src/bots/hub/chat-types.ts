@@ -107,6 +107,8 @@ export interface CatchUpThread {
   header: MessageRef | null;
   /** The newest message already seen; null: read from the thread's start. */
   after: MessageRef | null;
+  /** The bot's unanswered catch-up questions in the thread: their reactions are read like the header's. */
+  questions: MessageRef[];
 }
 
 /** What a receiver read back of one thread. */
@@ -117,8 +119,8 @@ export interface ThreadBacklog {
   /** The newest message read (any author), to remember as seen; null when none. */
   newest: MessageRef | null;
   /**
-   * Control reactions people have on the header now, as adds; null when they could not all be
-   * read (no header, a failed read).
+   * Control reactions people have on the header and the questions now, as adds; null when there
+   * is no header to read.
    */
   reactions: ReactionEvent[] | null;
 }

@@ -1,7 +1,7 @@
 /**
  * Reads back what a restarted bot missed in its run threads (src/bots/hub/catch-up.ts):
  * `conversations.replies` of each thread after the last message seen (`oldest`, cursor pages of
- * 200) and the people's control reactions on the header (the parent message that
+ * 200) and the people's control reactions on the header and the unanswered catch-up questions (for the header, the parent message that
  * `conversations.replies` returns first, with its `reactions`; `reactions.get` with `full` when
  * that list is cut short or the parent is missing). Both are Tier 3: every call goes through the
  * hub's read budget (`pace`). Each message and reaction is translated by translate.ts as its
@@ -87,13 +87,19 @@ async function readThread(opts: SlackCatchUpOptions, t: CatchUpThread, pace: Pac
     threadKey: t.threadKey,
     messages,
     newest: newest ? messageRef(channelId, newest) : null,
-    reactions: t.header ? await headerReactions(opts, t.header, t.header === t.thread ? parent : undefined, pace) : null,
+    reactions: t.header ? await reactionsOn(opts, [t.header, ...t.questions], { ref: t.thread, message: parent }, pace) : null,
   };
 }
 
-/** The control reactions people (not the bot) have on the header now, as adds. */
-async function headerReactions(opts: SlackCatchUpOptions, header: string, known: SlackMessage | undefined, pace: PaceRead): Promise<ReactionEvent[]> {
-  const { channelId, ts } = messageIdsOf(header);
+/** The control reactions people (not the bot) have on these messages now, as adds; `parent`: the thread's parent as read, if it was. */
+async function reactionsOn(opts: SlackCatchUpOptions, refs: string[], parent: { ref: string; message: SlackMessage | undefined }, pace: PaceRead): Promise<ReactionEvent[]> {
+  const out: ReactionEvent[] = [];
+  for (const ref of refs) out.push(...(await messageReactions(opts, ref, ref === parent.ref ? parent.message : undefined, pace)));
+  return out;
+}
+
+async function messageReactions(opts: SlackCatchUpOptions, ref: string, known: SlackMessage | undefined, pace: PaceRead): Promise<ReactionEvent[]> {
+  const { channelId, ts } = messageIdsOf(ref);
   const complete = (m: SlackMessage | undefined) => m !== undefined && (m.reactions ?? []).every((r) => (r.users?.length ?? 0) >= (r.count ?? 0));
   let message = known;
   if (!complete(message)) {

@@ -44,7 +44,7 @@ export function describeCatchUp(name: string, makeDriver: () => Promise<CatchUpD
       await d?.close();
     });
 
-    it('handles once, in order, what was said while the bot was down: a missed steer reaches the running agent, a missed 🛑 stops its run, a missed reply to a settled run asks to confirm with 🔁 (and 🔁 refines with it); what was seen live is not handled again', async () => {
+    it('handles once, in order, what was said while the bot was down: a missed steer reaches the running agent, a missed 🛑 stops its run, a missed reply to a settled run asks to confirm with 🔁 (and 🔁 on the question refines with it); what was seen live is not handled again', async () => {
       const { llm } = d;
       const manager = d.h.engine.manager;
       gate = `${makeTempDir()}/go`;
@@ -105,8 +105,9 @@ export function describeCatchUp(name: string, makeDriver: () => Promise<CatchUpD
       expect(steers(a.run)).toEqual(['first steer', 'use the blue button']);
       expect(count(c.thread, /While the bot was down/)).toBe(1);
 
-      // 🔁 on the question: the refinement, with the missed reply as its feedback.
-      d.react(c.thread, 'last', 'refine', 'alice');
+      // 🔁 on the question, itself made while the bot was down again: read back too, it starts the
+      // refinement with the missed reply as its feedback.
+      await d.restart(() => d.react(c.thread, 'last', 'refine', 'alice'));
       await note(c.thread, /Refinement \S+ of run \S+ started by .* with your feedback/);
       const refinement = manager.list(100).find((r) => r.parentRunId === c.run.id)!;
       expect(refinement.prompt).toContain('also add a test');

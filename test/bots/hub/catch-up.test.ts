@@ -68,7 +68,7 @@ describe('catch-up orchestration', () => {
     const { asked, handled, report } = await run(store, () => [
       { threadKey: 'r1', messages: [reply('m1', 'first'), reply('m2', 'second')], newest: 'test:m3', reactions: [reaction('🛑')] },
     ]);
-    expect(asked).toEqual([[{ threadKey: 'r1', channel: 'test:chan', thread: 'test:thread-r1', header: 'test:header-r1', after: 'test:m0' }]]);
+    expect(asked).toEqual([[{ threadKey: 'r1', channel: 'test:chan', thread: 'test:thread-r1', header: 'test:header-r1', after: 'test:m0', questions: [] }]]);
     expect(handled.map((e) => (e.kind === 'reply' ? `${e.text}:${e.missed}` : e.kind))).toEqual(['reaction', 'first:true', 'second:true']);
     expect(report).toEqual({ threads: 1, failed: 0, events: 3 });
     expect(store.catchUp.threadsToCatchUp('1970-01-01T00:00:00.000Z')[0]!.lastMessage).toBe('test:m3');
