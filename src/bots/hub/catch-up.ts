@@ -10,7 +10,7 @@
  * - a message's key is its platform id (Discord message id, Slack `channel:ts`);
  * - a reaction counts only when it changes what the bot knows is on the message
  *   (`reaction_states`): one seen live before the restart is already known.
- * Per thread, in order: the header's reactions first (the platforms give no time for them), then
+ * Per thread, in order: the reactions first (the platforms give no time for them), then
  * the messages oldest first. Threads go side by side. A missed reply that would start a
  * refinement is marked `missed`: the thread is asked to confirm it with 🔁 (thread-controls.ts).
  * Reactions removed while the bot was down only update what the bot knows (a playtest does not
@@ -124,9 +124,9 @@ async function replay(deps: CatchUpDeps, t: ThreadToCatchUp, b: ThreadBacklog, s
 }
 
 /**
- * Reactions the bot knew on a message read (the header, a question) that are gone now were removed while it was down: it
- * forgets them (so a later add counts) without acting. Ones changed live since catch-up began
- * are left alone.
+ * Reactions the bot knew on a message read (the header, a question) that are gone now were
+ * removed while it was down: it forgets them (so a later add counts) without acting. Ones changed
+ * live since catch-up began are left alone.
  */
 function forgetRemoved(deps: CatchUpDeps, message: string, present: ReactionEvent[], startedAt: string): void {
   const seen = new Set(present.filter((r) => r.message === message).map((r) => `${r.user.id}|${normalizeEmoji(r.emoji)}`));
