@@ -93,6 +93,8 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     await hub.start(receivers);
     // Runs a previous process left queued wait here again, in their order.
     engine.manager.resumeQueue();
+    // Then what was said in the threads of recent runs while the bot was down (in the background).
+    void hub.catchUp();
     logger.info({ platforms: receivers.map((r) => r.platform) }, 'bot started');
     // Until a receiver ends by itself (console :quit, Discord session lost) or a signal comes.
     await Promise.race([hub.done, stopRequested]);

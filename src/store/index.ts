@@ -1,5 +1,6 @@
 /** The store: one SQLite database and the repositories over it. The only place with SQL. */
 import { CardsRepo } from './cards-repo.js';
+import { CatchUpRepo } from './catch-up-repo.js';
 import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
@@ -16,6 +17,7 @@ export interface Store {
   chatThreads: ChatThreadsRepo;
   outbox: OutboxRepo;
   inbound: InboundRepo;
+  catchUp: CatchUpRepo;
   retention: RetentionRepo;
   close(): void;
 }
@@ -39,6 +41,7 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     chatThreads: new ChatThreadsRepo(db),
     outbox: new OutboxRepo(db, redact),
     inbound: new InboundRepo(db),
+    catchUp: new CatchUpRepo(db),
     retention: new RetentionRepo(db),
     close: () => db.close(),
   };

@@ -194,4 +194,47 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX outbox_run ON outbox(run_id) WHERE run_id IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'catch-up after downtime',
+    sql: `
+      -- What the bot has seen of each run thread, so a restart reads only what it missed
+      -- (src/bots/hub/catch-up.ts). last_message: the newest message ref seen (a reply handled,
+      -- or the newest one a catch-up read). baseline = 1: the thread is older than catch-up, and
+      -- its first read is taken as seen without acting on it (its old replies and reactions were
+      -- handled live under other keys).
+      CREATE TABLE thread_reads (
+        thread_key    TEXT PRIMARY KEY REFERENCES run_threads(thread_key) ON DELETE CASCADE,
+        last_message  TEXT,
+        baseline      INTEGER NOT NULL DEFAULT 0,
+        updated_at    TEXT NOT NULL
+      );
+      INSERT INTO thread_reads (thread_key, baseline, updated_at) SELECT thread_key, 1, created_at FROM run_threads;
+
+      -- Whether a person's reaction is on a message, as the bot last knew it: an add is acted on
+      -- only when it was not there (live, or read back by catch-up), so a reaction seen live and
+      -- again after a restart counts once. generation numbers each change (a unique dedupe key).
+      CREATE TABLE reaction_states (
+        message     TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        emoji       TEXT NOT NULL,
+        present     INTEGER NOT NULL,
+        generation  INTEGER NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (message, user_id, emoji)
+      ) WITHOUT ROWID;
+
+      -- A reply missed while the bot was down that would have started a refinement: the thread
+      -- was asked to confirm it with 🔁 on the question (the outbox row note_key).
+      CREATE TABLE catch_up_questions (
+        note_key       TEXT PRIMARY KEY,
+        thread_key     TEXT NOT NULL REFERENCES run_threads(thread_key) ON DELETE CASCADE,
+        reply_message  TEXT NOT NULL,
+        user_id        TEXT NOT NULL,
+        feedback       TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        answered_at    TEXT
+      );
+    `,
+  },
 ];

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, type Interaction, type Message, type MessageReaction, type PartialMessage, type PartialMessageReaction, type PartialUser, type User } from 'discord.js';
 import type { Logger } from 'pino';
 import type { DiscordConfig } from '../../config.js';
-import type { ChatEvent, ChatLimits } from '../hub/chat-types.js';
+import type { CatchUpThread, ChatEvent, ChatLimits, PaceRead, ThreadBacklog } from '../hub/chat-types.js';
+import { readBacklogs } from './catch-up-reader.js';
 import type { EventSink, Receiver } from '../hub/hub.js';
 import { putGuildCommands } from './commands.js';
 import { DiscordPort } from './discord-port.js';
@@ -56,8 +57,6 @@ export class DiscordReceiver implements Receiver {
   private readonly log: Logger;
   private sink: EventSink | null = null;
   private stopping: Promise<void> | null = null;
-  private readonly bootId = Date.now().toString(36);
-  private reactionSeq = 0;
   private readonly acks = new AckFirst();
 
   constructor(private readonly opts: DiscordReceiverOptions) {
@@ -95,6 +94,13 @@ export class DiscordReceiver implements Receiver {
       );
     }
     await rejoinThreads(this.client, sink.threadsInUse(PLATFORM).map(channelIdOf), this.log);
+  }
+
+  /** Reads back what was missed in run threads while the bot was down (catch-up-reader.ts). */
+  async catchUp(threads: CatchUpThread[], pace: PaceRead): Promise<ThreadBacklog[]> {
+    const me = this.client.user?.id;
+    if (!me) return [];
+    return readBacklogs(this.client, me, threads, pace, this.log.child({ part: 'catch-up' }));
   }
 
   /** Disconnects (the hub has stopped taking events and finished the ones in hand). */
@@ -156,8 +162,7 @@ export class DiscordReceiver implements Receiver {
   private async onReaction(sink: EventSink, r: MessageReaction | PartialMessageReaction, u: User | PartialUser, added: boolean): Promise<void> {
     const me = this.client.user?.id;
     if (!me || u.id === me || !this.ours(r.message.guildId ?? this.opts.discord.guildId)) return;
-    const occurrence = `${this.bootId}.${++this.reactionSeq}`;
-    const data = await reactionData(this.client, r, u, added, occurrence, this.log);
+    const data = await reactionData(this.client, r, u, added, this.log);
     await emit(sink, reactionEvent(data, me));
   }
 }

@@ -109,7 +109,6 @@ export async function reactionData(
   reaction: MessageReaction | PartialMessageReaction,
   rawUser: User | PartialUser,
   added: boolean,
-  occurrence: string,
   log: Logger,
 ): Promise<ReactionData> {
   let user = rawUser;
@@ -139,6 +138,5 @@ export async function reactionData(
     user: userData(user, member),
     roleIds: roleIdsOf(member, guild?.id ?? null),
     added,
-    occurrence,
   };
 }

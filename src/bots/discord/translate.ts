@@ -57,12 +57,6 @@ export interface ReactionData {
   user: DiscordUserData;
   roleIds: string[];
   added: boolean;
-  /**
-   * Tells this add/remove apart from an earlier toggle of the same emoji by the same user
-   * (Discord gives reaction events no id, and the gateway never delivers one twice to a running
-   * client; without it re-adding 🎮 after removing it would be dropped as a duplicate).
-   */
-  occurrence: string;
 }
 
 /** Message types a human reply can have: default and reply. */
@@ -128,14 +122,18 @@ export function messageEvent(d: MessageData, botUserId: string): ChatEvent | nul
   return { ...base, kind: 'reply', thread: channelRef(d.channelId), message: messageRef(d.channelId, d.id), text: d.content };
 }
 
-/** A reaction added or removed; `null` for the bot's own reactions. */
+/**
+ * A reaction added or removed; `null` for the bot's own reactions. Discord gives reaction events
+ * no id: the key names the reaction and the action, and the controller tells toggles apart by the
+ * reaction's stored state (so catch-up, which reads reactions back, gives the same key).
+ */
 export function reactionEvent(d: ReactionData, botUserId: string): ChatEvent | null {
   if (d.user.id === botUserId) return null;
   const action = d.added ? 'add' : 'remove';
   const emoji = d.emoji.name ?? '';
   const base = {
     platform: PLATFORM,
-    dedupeKey: `${d.messageId}:${d.user.id}:${d.emoji.id ?? emoji}:${action}:${d.occurrence}`,
+    dedupeKey: `${d.messageId}:${d.user.id}:${d.emoji.id ?? emoji}:${action}`,
     user: chatUser(d.user, d.roleIds),
     channel: channelRef(d.channelId),
     raw: d,

@@ -72,6 +72,11 @@ export interface ReplyEvent extends ChatEventBase {
   thread: ThreadRef;
   message: MessageRef;
   text: string;
+  /**
+   * Read back by catch-up after the bot was down, not received live: where it would start a
+   * refinement, the thread is asked to confirm with 🔁 instead.
+   */
+  missed?: boolean;
 }
 
 /** A reaction added to or removed from a message. */
@@ -92,6 +97,36 @@ export interface UnsupportedEvent extends ChatEventBase {
 }
 
 export type ChatEvent = CommandEvent | ReplyEvent | ReactionEvent | UnsupportedEvent;
+
+/** A run thread to read back at start-up (src/bots/hub/catch-up.ts). */
+export interface CatchUpThread {
+  threadKey: string;
+  channel: ChannelRef;
+  thread: ThreadRef;
+  /** The run header (its reactions are read), when it was delivered. */
+  header: MessageRef | null;
+  /** The newest message already seen; null: read from the thread's start. */
+  after: MessageRef | null;
+  /** The bot's unanswered catch-up questions in the thread: their reactions are read like the header's. */
+  questions: MessageRef[];
+}
+
+/** What a receiver read back of one thread. */
+export interface ThreadBacklog {
+  threadKey: string;
+  /** Messages after `after`, translated as if they had just arrived (replies, `unsupported`), oldest first. */
+  messages: ChatEvent[];
+  /** The newest message read (any author), to remember as seen; null when none. */
+  newest: MessageRef | null;
+  /**
+   * Control reactions people have on the header and the questions now, as adds; null when there
+   * is no header to read.
+   */
+  reactions: ReactionEvent[] | null;
+}
+
+/** Runs one history read when the platform's read budget allows (src/bots/hub/pacing.ts). */
+export type PaceRead = <T>(read: () => Promise<T>) => Promise<T>;
 
 /**
  * A budget of "at most `count` requests in any `windowMs`" (a sliding window: never more than the
@@ -129,6 +164,11 @@ export interface ChatLimits {
   reactions: WindowBudget;
   /** Thread creations (Discord: per guild, with minutes-long 429s); null when opening a thread makes no request (Slack). */
   threadCreates: WindowBudget | null;
+  /**
+   * History reads at start-up catch-up (Slack `conversations.replies`, `reactions.get`: Tier 3,
+   * workspace-wide); null where the SDK's own limiter suffices (Discord).
+   */
+  reads?: WindowBudget | null;
   /** Process-wide requests per second across every channel. */
   globalPerSecond: number;
   /** The fastest one run's live status message is edited; with workspace-wide edits it slows as runs share the tier. */

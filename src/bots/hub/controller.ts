@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { authorize } from './authorize.js';
-import type { ChatEvent, ChatLimits, ChatUser, CommandEvent, ReactionEvent, ReplyEvent } from './chat-types.js';
+import { CONTROL_EMOJI, normalizeEmoji, type ChatEvent, type ChatLimits, type ChatUser, type CommandEvent, type ReactionEvent, type ReplyEvent } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { CommandHandlers } from './command-handlers.js';
 import { chatMessage, type ControllerContext } from './controller-context.js';
@@ -64,12 +64,18 @@ export class ChatController {
     }
   }
 
-  private async dispatch(event: ChatEvent): Promise<void> {
-    const log = this.opts.logger.child({ platform: event.platform, kind: event.kind, key: event.dedupeKey, user: event.user.id });
+  private async dispatch(received: ChatEvent): Promise<void> {
+    const log = this.opts.logger.child({ platform: received.platform, kind: received.kind, key: received.dedupeKey, user: received.user.id });
     try {
-      if (event.user.isBot) return;
+      if (received.user.isBot) return;
+      const now = new Date(this.clock.now()).toISOString();
+      const event = this.numberReaction(received, now);
+      if (!event) {
+        log.debug('reaction already known (redelivered, or read back after a restart); ignored');
+        return;
+      }
       const key = `${event.platform}:${event.kind}:${event.dedupeKey}`;
-      if (!this.opts.store.inbound.record(key, new Date(this.clock.now()).toISOString())) {
+      if (!this.opts.store.inbound.record(key, now)) {
         log.debug('duplicate delivery ignored');
         return;
       }
@@ -91,6 +97,19 @@ export class ChatController {
     } catch (err) {
       log.error({ err }, 'handling a chat event failed');
     }
+  }
+
+  /**
+   * A control reaction counts when it changes what the bot knows is on the message (an add of a
+   * reaction not there, a removal of one that is): the change's generation completes its dedupe
+   * key. Null when nothing changed. Other events pass as they are.
+   */
+  private numberReaction(event: ChatEvent, now: string): ChatEvent | null {
+    if (event.kind !== 'reaction') return event;
+    const emoji = normalizeEmoji(event.emoji);
+    if (!(Object.values(CONTROL_EMOJI) as string[]).includes(emoji)) return event;
+    const generation = this.opts.store.catchUp.setReaction({ message: event.message, userId: event.user.id, emoji, added: event.added }, now);
+    return generation === null ? null : { ...event, dedupeKey: `${event.dedupeKey}:${generation}` };
   }
 
   private onCommand(e: CommandEvent): Promise<void> {

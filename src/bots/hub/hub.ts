@@ -14,12 +14,13 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from '../../config.js';
 import type { RunEvent } from '../../core/types.js';
 import type { Store } from '../../store/index.js';
-import type { ChannelRef, ChatEvent, ChatLimits, ChatPort, ChatUser, ThreadRef } from './chat-types.js';
+import { catchUp, type CatchUpReport } from './catch-up.js';
+import type { CatchUpThread, ChannelRef, ChatEvent, ChatLimits, ChatPort, ChatUser, PaceRead, ThreadBacklog, ThreadRef } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { ChatController, type RunControl } from './controller.js';
 import { Delivery } from './delivery.js';
 import { InboundWork } from './inbound-work.js';
-import type { RetryOptions } from './pacing.js';
+import { Pacer, type RetryOptions } from './pacing.js';
 import { Relay } from './relay.js';
 import type { RendererOptions } from './run-renderer.js';
 
@@ -61,6 +62,13 @@ export interface Receiver {
   stop(): Promise<void>;
   /** Resolves when the receiver ends by itself (Discord invalidated the session, the console quit). */
   readonly done: Promise<void>;
+  /**
+   * Reads back what happened in `threads` while the bot was down (src/bots/hub/catch-up.ts):
+   * messages after `after` and the control reactions on the header, translated as live events
+   * would be, each read through `pace`. Returns the threads it read in full (a failed one is
+   * logged and left out). Absent where the platform keeps no history (the console).
+   */
+  catchUp?(threads: CatchUpThread[], pace: PaceRead): Promise<ThreadBacklog[]>;
 }
 
 export interface HubOptions {
@@ -92,6 +100,8 @@ export class ChatHub {
   private resolveDone!: (platform: string) => void;
   private readonly receivers = new Map<string, Receiver>();
   private readonly inbound: InboundWork;
+  /** Paces catch-up's history reads (apart from delivery's budgets: they are other methods). */
+  private readonly reads = new Pacer();
   private readonly logger: Logger;
   private readonly clock: Clock;
   private stopping: Promise<void> | null = null;
@@ -175,6 +185,36 @@ export class ChatHub {
     this.logger.info({ platforms: [...this.receivers.keys()] }, 'chat hub started');
   }
 
+  /**
+   * Reads back the replies and reactions missed while the bot was down in the threads of recent
+   * runs and handles each once (catch-up.ts). Call after `start` and after the run queue resumed,
+   * so a missed reply to a resumed run steers it. Tracked like inbound work: shutdown waits for it.
+   */
+  catchUp(): Promise<CatchUpReport | null> {
+    return new Promise((resolve) => {
+      let report: CatchUpReport | null = null;
+      let ran = false;
+      this.inbound.track('catch-up', async () => {
+        ran = true;
+        try {
+          report = await catchUp({
+            store: this.opts.store,
+            receivers: [...this.receivers.values()],
+            handle: (event) => this.handle(event),
+            pacer: this.reads,
+            logger: this.logger.child({ part: 'catch-up' }),
+            clock: this.clock,
+            stopping: () => this.stopping !== null,
+          });
+        } finally {
+          resolve(report);
+        }
+      });
+      // Not taken (the hub is stopping or not started): nothing to wait for.
+      if (!ran) resolve(null);
+    });
+  }
+
   private threadsInUse(platform: string): ThreadRef[] {
     const { store, manager } = this.opts;
     const refs = new Set<string>();
@@ -215,6 +255,7 @@ export class ChatHub {
    */
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
+      await this.reads.stop();
       await this.inbound.close();
       await this.controller.idle();
       this.relay.stop();

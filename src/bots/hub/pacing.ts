@@ -9,13 +9,14 @@
  *   platform allows (Discord 5 per 5 s) and never exceed it, wherever its window starts;
  * - edits: the post window of their thread (Discord) or a workspace-wide tier (Slack);
  * - reactions and thread creations: budgets of their own, never the channel's posts;
+ * - history reads (catch-up after a restart): a workspace-wide tier where the platform has one;
  * - a process-wide requests-per-second cap under the platform's global limit.
  */
 import Bottleneck from 'bottleneck';
 import type { ChatLimits, DeliveryErrorClass, WindowBudget } from './chat-types.js';
 
 /** What a request is, for choosing its budget. */
-export type RequestKind = 'post' | 'edit' | 'reaction' | 'thread';
+export type RequestKind = 'post' | 'edit' | 'reaction' | 'thread' | 'read';
 
 /**
  * Priorities of outbox rows, 0 first. Within one thread the outbox keeps its order; these decide
@@ -80,6 +81,7 @@ export function scaleLimits(limits: ChatLimits, factor: number): ChatLimits {
     edits: limits.edits === 'posts' ? 'posts' : w(limits.edits),
     reactions: w(limits.reactions),
     threadCreates: limits.threadCreates && w(limits.threadCreates),
+    reads: limits.reads && w(limits.reads),
     statusEditMinIntervalMs: t(limits.statusEditMinIntervalMs),
   };
 }
@@ -134,6 +136,8 @@ export class Pacer {
         return { key: `${d.platform}|reactions`, budget: limits.reactions };
       case 'thread':
         return { key: `${d.platform}|threads`, budget: limits.threadCreates };
+      case 'read':
+        return { key: `${d.platform}|reads`, budget: limits.reads ?? null };
       case 'edit':
       case 'post': {
         // Edits that do not have a tier of their own count against the post bucket.

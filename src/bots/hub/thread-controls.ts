@@ -2,8 +2,10 @@
  * What people do inside a run's thread. Replies: steer while the run is active, `later:` to
  * follow up, a refinement once it has settled. Reactions: 🛑 stop, 🔁 refine, 🎮 playtest,
  * ⏹️ or removing 🎮 stops the playtest. Controls act on the thread's latest run, are idempotent,
- * and answer visibly in the thread.
+ * and answer visibly in the thread. A reply missed while the bot was down (read back by catch-up)
+ * that would start a refinement asks the thread first; 🔁 on that question starts it.
  */
+import type { CatchUpQuestion } from '../../store/catch-up-repo.js';
 import type { RunBinding } from '../../store/chat-threads-repo.js';
 import { authorize } from './authorize.js';
 import { CONTROL_EMOJI, normalizeEmoji, type ReactionEvent, type ReplyEvent } from './chat-types.js';
@@ -77,7 +79,9 @@ export class ThreadControls {
   async reply(e: ReplyEvent): Promise<void> {
     const rt = this.threadOf(e);
     const text = e.text.trim();
-    if (!rt || !text) return;
+    if (!rt) return;
+    this.ctx.store.catchUp.markSeen(rt.threadKey, e.message, new Date(this.ctx.clock.now()).toISOString());
+    if (!text) return;
     if (!this.allowed(e, rt)) return;
     const { manager, writer } = this.ctx;
     const runId = rt.latest.runId;
@@ -97,7 +101,33 @@ export class ThreadControls {
         await manager.waitForSettled(runId);
       }
     }
+    if (e.missed) return this.askToRefine(rt, e, body, key);
     await this.refine(rt, e.user.id, e.user.displayName, body || undefined, key);
+  }
+
+  /**
+   * A reply written while the bot was down, to a run that has settled since (or before): not
+   * replayed blindly as a refinement; the thread is asked to confirm with 🔁 on the question.
+   */
+  private askToRefine(rt: RunThread, e: ReplyEvent, feedback: string, key: string): void {
+    const { manager, store, writer, clock } = this.ctx;
+    const runId = rt.latest.runId;
+    const excerpt = feedback.length > 300 ? `${feedback.slice(0, 300)}…` : feedback;
+    const text =
+      `⏸️ While the bot was down, ${e.user.displayName} replied: “${excerpt}”. Run ${shortRunId(runId)} has ${manager.get(runId)?.status ?? 'ended'}, ` +
+      `so no refinement was started on its own: react 🔁 to this message to start one with that reply as feedback.`;
+    const noteKey = writer.question(rt.threadKey, runId, text, `${key}:confirm`);
+    if (noteKey) store.catchUp.addQuestion({ noteKey, threadKey: rt.threadKey, replyMessage: e.message, userId: e.user.id, feedback }, new Date(clock.now()).toISOString());
+  }
+
+  /** 🔁 on a catch-up question: the refinement it offered, with the missed reply as feedback, once. */
+  private async answer(rt: RunThread, e: ReactionEvent, q: CatchUpQuestion, key: string): Promise<void> {
+    const { store, writer, clock } = this.ctx;
+    if (q.answeredAt) {
+      writer.note(rt.threadKey, rt.latest.runId, '🔁 That reply has already started a refinement.', key);
+      return;
+    }
+    if (await this.refine(rt, e.user.id, e.user.displayName, q.feedback, key)) store.catchUp.answer(q.noteKey, new Date(clock.now()).toISOString());
   }
 
   async reaction(e: ReactionEvent): Promise<void> {
@@ -111,7 +141,7 @@ export class ThreadControls {
     const runId = rt.latest.runId;
     const key = `${e.platform}:${e.dedupeKey}`;
     const who = e.user.displayName;
-    const say = (text: string, tag = '') => writer.note(rt.threadKey, runId, text, `${key}${tag}`);
+    const say = (text: string, tag = ''): void => void writer.note(rt.threadKey, runId, text, `${key}${tag}`);
 
     if (emoji === CONTROL_EMOJI.stop && e.added) {
       if (!manager.isActive(runId)) return say(`Run ${shortRunId(runId)} is not running (${manager.get(runId)?.status ?? 'unknown'}); nothing to stop.`);
@@ -121,6 +151,8 @@ export class ThreadControls {
       return;
     }
     if (emoji === CONTROL_EMOJI.refine && e.added) {
+      const question = this.ctx.store.catchUp.questionAt(e.message);
+      if (question) return this.answer(rt, e, question, key);
       await this.refine(rt, e.user.id, who, undefined, key);
       return;
     }
@@ -135,12 +167,13 @@ export class ThreadControls {
     }
   }
 
-  private async refine(rt: RunThread, userId: string, who: string, feedback: string | undefined, key: string): Promise<void> {
+  /** Starts a refinement of the thread's latest run; false when it is still running (the thread is told). */
+  private async refine(rt: RunThread, userId: string, who: string, feedback: string | undefined, key: string): Promise<boolean> {
     const { manager, writer, relay } = this.ctx;
     const prior = rt.latest.runId;
     if (manager.isActive(prior)) {
       writer.note(rt.threadKey, prior, `Run ${shortRunId(prior)} is still running: reply to steer it, or stop it (🛑) before refining.`, key);
-      return;
+      return false;
     }
     // Bound as soon as the row exists, so 🛑 and replies reach the refinement while its agent starts.
     const run = await manager.refine({
@@ -151,5 +184,6 @@ export class ThreadControls {
     });
     writer.note(rt.threadKey, run.id, `🔁 Refinement ${shortRunId(run.id)} of run ${shortRunId(prior)} started by ${who}${feedback ? ' with your feedback' : ''}.`, key);
     relay.attach(run.id);
+    return true;
   }
 }

@@ -68,13 +68,13 @@ export class ThreadWriter {
 
   /**
    * A visible line in the thread, once per `dedupeKey`: an answer to a person, in its own stream
-   * and ahead of queued digests.
+   * and ahead of queued digests. Returns its outbox row id (null when the thread is gone).
    */
-  note(threadKey: string, runId: string | null, text: string, dedupeKey: string): void {
+  note(threadKey: string, runId: string | null, text: string, dedupeKey: string): number | null {
     const thread = this.store.chatThreads.getThread(threadKey);
-    if (!thread) return;
+    if (!thread) return null;
     const stream = replyStream(threadKey);
-    this.store.outbox.enqueue(
+    const { id } = this.store.outbox.enqueue(
       {
         threadKey,
         runId,
@@ -89,6 +89,30 @@ export class ThreadWriter {
       this.iso(),
     );
     this.kick(stream);
+    return id;
+  }
+
+  /**
+   * A question in the thread that people answer with 🔁 on it: a note, and where the platform
+   * wants control reactions (Discord), the bot's own 🔁 on it to click. Returns the note's outbox
+   * dedupe key (what the answer is found by), or null when the thread is gone.
+   */
+  question(threadKey: string, runId: string, text: string, dedupeKey: string): string | null {
+    const thread = this.store.chatThreads.getThread(threadKey);
+    const note = this.note(threadKey, runId, text, dedupeKey);
+    if (!thread || note === null) return null;
+    if (this.limitsOf(thread.platform).controlReactions) {
+      const stream = reactionStream(note);
+      this.store.outbox.enqueue(
+        {
+          threadKey, runId, op: 'react', channel: thread.channel, inThread: true, targetId: note, body: '🔁',
+          dedupeKey: `react:${note}:🔁`, stream, priority: PRIORITY.affordance, afterId: note,
+        },
+        this.iso(),
+      );
+      this.kick(stream);
+    }
+    return `note:${dedupeKey}`;
   }
 
   /**

@@ -27,6 +27,11 @@ export const EDITS_PER_MINUTE = 40;
 export const MIN_EDIT_INTERVAL_MS = 3_000;
 /** `reactions.add` is Tier 3 too: at most 40 per minute, for the whole workspace. */
 export const REACTIONS_PER_MINUTE = 40;
+/**
+ * `conversations.replies` and `reactions.get` are Tier 3 (~50/min; less for new commercially
+ * distributed apps, docs/platforms.md §2.1): catch-up after a restart reads at most 40 a minute.
+ */
+export const READS_PER_MINUTE = 40;
 /** A Slack thread has no name; the header's first line names it. Kept for the chat layer's thread op. */
 export const MAX_THREAD_NAME_CHARS = 100;
 /** Slash commands and events must be acknowledged within 3 s. */
@@ -54,6 +59,7 @@ export const SLACK_LIMITS: ChatLimits = {
   edits: { count: EDITS_PER_MINUTE, windowMs: 60_000 },
   reactions: { count: REACTIONS_PER_MINUTE, windowMs: 60_000 },
   threadCreates: null,
+  reads: { count: READS_PER_MINUTE, windowMs: 60_000 },
   globalPerSecond: GLOBAL_REQUESTS_PER_SECOND,
   statusEditMinIntervalMs: MIN_EDIT_INTERVAL_MS,
   controlReactions: false,

@@ -12,9 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { App, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackConfig } from '../../config.js';
-import type { ChatEvent, ChatLimits } from '../hub/chat-types.js';
+import type { CatchUpThread, ChatEvent, ChatLimits, PaceRead, ThreadBacklog } from '../hub/chat-types.js';
 import type { EventSink, Receiver } from '../hub/hub.js';
 import { boltLogger } from './bolt-logger.js';
+import { readBacklogs } from './catch-up-reader.js';
 import { slackText } from './escape.js';
 import { SLACK_LIMITS } from './limits.js';
 import { channelRef, PLATFORM } from './refs.js';
@@ -59,6 +60,19 @@ export function createWriteClient(slack: SlackConfig): InstanceType<typeof webAp
     ...clientOptions(slack),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
+    timeout: WRITE_TIMEOUT_MS,
+    logLevel: webApi.LogLevel.ERROR,
+  });
+}
+
+/**
+ * For catch-up's history reads (idempotent): a few SDK retries, and a 429 waited out by the SDK,
+ * on a client of their own so a wait never holds up writes or name lookups.
+ */
+function createReadClient(slack: SlackConfig): InstanceType<typeof webApi.WebClient> {
+  return new webApi.WebClient(slack.botToken, {
+    ...clientOptions(slack),
+    retryConfig: { retries: 3 },
     timeout: WRITE_TIMEOUT_MS,
     logLevel: webApi.LogLevel.ERROR,
   });
@@ -162,6 +176,12 @@ export class SlackReceiver implements Receiver {
     this.log.info({ mode: this.mode, botUserId: this.me.userId, httpPort: this.httpPort }, 'connected to Slack');
   }
 
+  /** Reads back what was missed in run threads while the bot was down (catch-up-reader.ts). */
+  catchUp(threads: CatchUpThread[], pace: PaceRead): Promise<ThreadBacklog[]> {
+    const opts = { client: createReadClient(this.opts.slack), me: this.me, enrich: (e: ChatEvent) => this.enrich(e), log: this.log.child({ part: 'catch-up' }) };
+    return readBacklogs(opts, threads, pace);
+  }
+
   /** Disconnects (the hub has stopped taking events and finished the ones in hand). */
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
@@ -225,11 +245,15 @@ export class SlackReceiver implements Receiver {
     if (!this.ours(body.team_id)) return;
     const event = translate(body, this.me);
     if (!event) return;
-    if (event.kind === 'reply' || event.kind === 'reaction') {
-      const who = await this.names.of(event.user.id.replace(/^slack:/, ''));
-      event.user.displayName = who.name;
-      event.user.restricted = who.restricted;
-    }
+    await this.enrich(event);
     await sink.handle(event);
+  }
+
+  /** A reply's or reaction's person: display name, and whether they are restricted. */
+  private async enrich(event: ChatEvent): Promise<void> {
+    if (event.kind !== 'reply' && event.kind !== 'reaction') return;
+    const who = await this.names.of(event.user.id.replace(/^slack:/, ''));
+    event.user.displayName = who.name;
+    event.user.restricted = who.restricted;
   }
 }

@@ -3,8 +3,10 @@
  * and between reaction names and the unicode emoji of the controls. The bot's own messages and
  * reactions translate to `null` (dropped); anything the controller should not act on (edits,
  * deletions, other bots, system subtypes, top-level chatter) becomes `unsupported` with a reason.
- * Dedupe keys are Slack's `event_id` (stable across retries and redeliveries) and, for slash
- * commands, the `trigger_id`.
+ * Dedupe keys name what happened, not the delivery, so a message or reaction read back by
+ * catch-up after a restart (with no event) has the key it had live, and a redelivered event the
+ * same: a message is its `channel:ts`; a reaction its message, user, name and action (the
+ * controller tells toggles apart); a slash command its `trigger_id`.
  */
 import type { ChatEvent, ChatUser, CommandEvent } from '../hub/chat-types.js';
 import { normalizeEmoji } from '../hub/chat-types.js';
@@ -117,7 +119,7 @@ export function messageEvent(body: EventBody, me: BotIdentity, displayName?: str
   if (user === me.userId || (botId !== undefined && botId === me.botId)) return null;
   const base = {
     platform: PLATFORM,
-    dedupeKey: body.event_id ?? `${channel}:${ts}:${subtype ?? 'message'}`,
+    dedupeKey: subtype === undefined || HUMAN_SUBTYPES.has(subtype) ? `${channel}:${ts}` : (body.event_id ?? `${channel}:${ts}:${subtype}`),
     user: chatUser(user || botId || 'unknown', displayName, botId !== undefined),
     channel: channelRef(channel),
     raw: body,
@@ -146,7 +148,7 @@ export function reactionEvent(body: EventBody, me: BotIdentity, displayName?: st
   const name = str(e.reaction) ?? '';
   const base = {
     platform: PLATFORM,
-    dedupeKey: body.event_id ?? `${channel}:${ts}:${user}:${name}:${added ? 'add' : 'remove'}:${str(e.event_ts) ?? ''}`,
+    dedupeKey: `${channel}:${ts}:${user}:${name}:${added ? 'add' : 'remove'}`,
     user: chatUser(user, displayName),
     channel: channelRef(channel),
     raw: body,

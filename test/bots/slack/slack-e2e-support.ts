@@ -39,6 +39,8 @@ export interface World {
   h: Harness;
   bot: SlackBot;
   auth: AuthConfig;
+  /** Builds and starts another hub and receiver on the same engine and fake (a restart of the Slack side). */
+  newBot(): Promise<SlackBot>;
   close(): Promise<void>;
 }
 
@@ -64,29 +66,33 @@ export async function startWorld(llm: MockLlm, options: WorldOptions = {}): Prom
     apiUrl: slack.apiUrl,
     notifyChannel: slack.channels.notify,
   };
-  const receiver = await SlackReceiver.connect({ slack: config, logger: silentLogger(), limits: scaleLimits(SLACK_LIMITS, SCALE), httpHost: '127.0.0.1' });
-  const hub = new ChatHub({
-    store: h.engine.store,
-    manager: h.engine.manager,
-    auth,
-    logger: silentLogger(),
-    flushDelayMs: options.flushDelayMs ?? 300,
-    delivery: { backoffBaseMs: 50, backoffMaxMs: 500 },
-  });
-  await hub.start([receiver]);
-  const bot: SlackBot = { hub, receiver, stop: () => hub.stop(), idle: () => hub.idle() };
-  if (options.http) slack.useHttpMode(`http://127.0.0.1:${receiver.httpPort}/slack/events`);
-  return {
+  const newBot = async (): Promise<SlackBot> => {
+    const receiver = await SlackReceiver.connect({ slack: config, logger: silentLogger(), limits: scaleLimits(SLACK_LIMITS, SCALE), httpHost: '127.0.0.1' });
+    const hub = new ChatHub({
+      store: h.engine.store,
+      manager: h.engine.manager,
+      auth,
+      logger: silentLogger(),
+      flushDelayMs: options.flushDelayMs ?? 300,
+      delivery: { backoffBaseMs: 50, backoffMaxMs: 500 },
+    });
+    await hub.start([receiver]);
+    if (options.http) slack.useHttpMode(`http://127.0.0.1:${receiver.httpPort}/slack/events`);
+    return { hub, receiver, stop: () => hub.stop(), idle: () => hub.idle() };
+  };
+  const world: World = {
     slack,
     h,
-    bot,
+    bot: await newBot(),
     auth,
+    newBot,
     close: async () => {
-      await bot.stop();
+      await world.bot.stop();
       await h.engine.close();
       await slack.close();
     },
   };
+  return world;
 }
 
 /** Posts the bot made (with its token) in a channel, top level and thread replies. */

@@ -11,9 +11,9 @@ const me = { userId: 'UBOT', botId: 'BBOT', teamId: 'T1' };
 const reply = (event: Record<string, unknown>) => messageEvent({ event_id: 'Ev1', event: { type: 'message', channel: 'C1', user: 'U1', ts: '2.0', thread_ts: '1.0', text: 'hi', ...event } }, me, 'Ada');
 
 describe('Slack translate', () => {
-  it('a human thread reply becomes a reply keyed by event_id, with Slack entities and links decoded', () => {
+  it('a human thread reply becomes a reply keyed by channel and ts (the same live, redelivered or read back after a restart), with Slack entities and links decoded', () => {
     expect(reply({ text: 'use &lt;b&gt; &amp; see <https://x.dev|docs> <@U2>' })).toMatchObject({
-      kind: 'reply', dedupeKey: 'Ev1', thread: 'slack:C1:1.0', message: 'slack:C1:2.0', channel: 'slack:C1',
+      kind: 'reply', dedupeKey: 'C1:2.0', thread: 'slack:C1:1.0', message: 'slack:C1:2.0', channel: 'slack:C1',
       user: { id: 'slack:U1', displayName: 'Ada', isBot: false }, text: 'use <b> & see docs (https://x.dev) @U2',
     });
     expect(reply({ subtype: 'file_share' })?.kind).toBe('reply');
@@ -34,7 +34,7 @@ describe('Slack translate', () => {
   it('reactions map names to the control emoji both ways; the bot’s own reactions are dropped', () => {
     const ev = (type: string, user = 'U1', reaction = 'octagonal_sign') =>
       reactionEvent({ event_id: 'Ev9', event: { type, user, reaction, item: { type: 'message', channel: 'C1', ts: '1.0' } } }, me);
-    expect(ev('reaction_added')).toMatchObject({ kind: 'reaction', emoji: '🛑', added: true, message: 'slack:C1:1.0', thread: null, dedupeKey: 'Ev9' });
+    expect(ev('reaction_added')).toMatchObject({ kind: 'reaction', emoji: '🛑', added: true, message: 'slack:C1:1.0', thread: null, dedupeKey: 'C1:1.0:U1:octagonal_sign:add' });
     expect(ev('reaction_removed', 'U1', 'video_game')).toMatchObject({ emoji: '🎮', added: false });
     expect(ev('reaction_added', 'UBOT')).toBeNull();
     expect(['🛑', '🔁', '🎮', '⏹️'].map(reactionName)).toEqual(['octagonal_sign', 'repeat', 'video_game', 'stop_button']);

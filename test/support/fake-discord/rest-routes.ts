@@ -201,7 +201,7 @@ export function channelRoutes(core: FakeCore): RouteDef[] {
         const key = emojiKey(parseEmoji(ctx.params.emoji ?? ''));
         const reaction = message(ctx).reactions.find((r) => emojiKey(r.emoji) === key);
         const users = (reaction?.userIds ?? []).map((id) => state.users.get(id)).filter((u) => u !== undefined);
-        return { body: users.map(userPayload) };
+        return { body: reactionUsersPage(users, ctx.query).map(userPayload) };
       },
     },
     ...guildRoutes(core),
@@ -238,4 +238,11 @@ function guildRoutes(core: FakeCore): RouteDef[] {
       },
     },
   ];
+}
+
+/** Discord's paging of reaction users: by user id, `after` exclusive, `limit` 1–100 (default 25). */
+function reactionUsersPage<T extends { id: string }>(users: T[], query: URLSearchParams): T[] {
+  const limit = Math.min(100, Math.max(1, Number(query.get('limit') ?? 25)));
+  const after = query.get('after');
+  return [...users].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)).filter((u) => !after || BigInt(u.id) > BigInt(after)).slice(0, limit);
 }

@@ -98,6 +98,14 @@ export class DeliveryRouter implements EventSink {
     return `${this.envelopeCounter.toString(16).padStart(8, '0')}-fake-4e5b-8a1f-${this.core.clock.now().toString(16).padStart(12, '0')}`;
   }
 
+  /**
+   * Forgets the deliveries waiting for a connection, as Slack does once its retries are spent (an
+   * app down longer than that); returns them.
+   */
+  discardQueued(): Delivery[] {
+    return this.queued.splice(0);
+  }
+
   private flush(): void {
     while (this.queued.length > 0 && this.socket.isConnected()) {
       const next = this.queued.shift()!;

@@ -132,6 +132,11 @@ export class FakeSlackDriver {
     return dispatchEvent(this.core, event);
   }
 
+  /** Slack gives up redelivering what waits for a connection (the app was down too long); returns what it dropped. */
+  giveUpRedelivery(): Delivery[] {
+    return this.router.discardQueued();
+  }
+
   /** Deliver an envelope again (same event_id, higher retry_attempt / x-slack-retry-num). Accepts an envelope id, event id or delivery. */
   redeliver(ref: string | Delivery, options?: { reason?: string; signature?: SignatureMode }): Delivery {
     return this.router.redeliver(ref, options);

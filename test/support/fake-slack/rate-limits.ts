@@ -59,6 +59,7 @@ export function bucketFor(method: string, params: Record<string, unknown>): { na
     case 'reactions.remove':
       return { name: 'reactions', key: 'reactions:workspace' };
     case 'conversations.replies':
+    case 'reactions.get':
     case 'conversations.info':
     case 'users.info':
     case 'chat.getPermalink':

@@ -158,6 +158,7 @@ export function webApiMethods(core: SlackCore): Record<string, MethodDef> {
       removeReaction(core, messageOf(channel, required(p, 'timestamp')), required(p, 'name').replace(/:/g, ''), state.botUserId, false);
       return {};
     }),
+    'reactions.get': bot((p) => reactionsGet(state, channelOf(p), messageOf(channelOf(p), required(p, 'timestamp')), bool(p, 'full') ?? false)),
     'conversations.replies': bot((p) => {
       const channel = channelOf(p);
       const ts = required(p, 'ts');
@@ -202,4 +203,17 @@ function page<T>(items: T[], p: Params, render: (item: T) => Record<string, unkn
   const slice = items.slice(start, start + limit);
   const next = start + limit < items.length ? String(start + limit) : '';
   return { messages: slice.map(render), has_more: next !== '', response_metadata: { next_cursor: next } };
+}
+
+/**
+ * `reactions.get` of a message: `{type: 'message', channel, message}` with the message's
+ * `reactions` (`name`, `users`, `count`); without `full`, each `users` list is cut to its first 10
+ * (Slack shortens long lists; `count` stays the total).
+ */
+function reactionsGet(state: SlackCore['state'], channel: FakeChannel, m: StoredMessage, full: boolean): Record<string, unknown> {
+  const message = messageJson(state, m);
+  if (!full && Array.isArray(message.reactions)) {
+    message.reactions = (message.reactions as { users: string[] }[]).map((r) => ({ ...r, users: r.users.slice(0, 10) }));
+  }
+  return { type: 'message', channel: channel.id, message };
 }
