@@ -68,7 +68,9 @@ const cwd = fs.realpathSync(os.tmpdir());
 let current: Playtests | null = null;
 
 function playtests(command: string, rec: Recorder, opts: Partial<Pick<PlaytestsOptions, 'stopTimeoutMs' | 'timeout' | 'onEvent'>> = {}): Playtests {
-  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, ...opts });
+  const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-files-'));
+  const settings = { display: 'off', hostDisplay: null, resolution: { width: 320, height: 240 }, captureAfter: { ms: 1000, text: '1s' }, clip: null, cargoTargetDir: null, filesDir } as const;
+  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, settings, ...opts });
   return current;
 }
 
@@ -84,7 +86,7 @@ describe('Playtests', () => {
     const pt = playtests(game('--lines 3 --stderr --exit 3'), rec);
     pt.start('run-1', cwd, 'discord:42');
     expect(pt.isRunning('run-1')).toBe(true);
-    expect(rec.of('run-1')[0]).toEqual({ type: 'playtest', phase: 'started', text: game('--lines 3 --stderr --exit 3'), exitCode: null, by: 'discord:42' });
+    expect(rec.of('run-1')[0]).toEqual({ type: 'playtest', phase: 'started', text: game('--lines 3 --stderr --exit 3'), exitCode: null, by: 'discord:42', logFile: expect.stringMatching(/run-1\/1\.log$/) });
 
     const end = await rec.ended('run-1');
     expect(end.phase).toBe('exited');
@@ -128,7 +130,7 @@ describe('Playtests', () => {
     const [first, second] = await Promise.all([pt.stop('run-3', 'cli:ann'), pt.stop('run-3', 'cli:bob')]);
     expect([first, second]).toEqual([true, true]);
     for (const pid of pids) expect(gone(pid)).toBe(true);
-    const ends = rec.of('run-3').filter((e) => e.phase !== 'output' && e.phase !== 'started');
+    const ends = rec.of('run-3').filter((e) => e.phase === 'exited' || e.phase === 'failed');
     expect(ends).toHaveLength(1);
     expect(ends[0]!.by).toBe('cli:ann');
   });
