@@ -8,6 +8,9 @@ import type { Duration } from '../config-limits.js';
 import { type CaptureTools, type MediaFile, recordClip, screenshot, visibleWindows, waitForWindow } from './playtest-capture.js';
 import type { PlaytestDisplay } from './playtest-display.js';
 
+/** How long after the game's window shows the first screenshot is taken. */
+const SETTLE_MS = 1000;
+
 export interface CameraSettings {
   captureAfter: Duration;
   clip: Duration | null;
@@ -45,6 +48,9 @@ export class PlaytestCamera {
   async first(signal: AbortSignal): Promise<{ files: MediaFile[]; note: string | null } | null> {
     const started = Date.now();
     this.windowId = await waitForWindow(this.display, this.tools, this.baseline, this.settings.captureAfter.ms, signal);
+    if (signal.aborted) return null;
+    // A game draws its first frames after its window shows.
+    if (this.windowId) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     if (signal.aborted) return null;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const note = this.windowId

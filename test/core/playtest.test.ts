@@ -7,8 +7,7 @@ import { UserError } from '../../src/core/errors.js';
 import { Playtests, type PlaytestsOptions } from '../../src/core/playtest.js';
 import type { RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
-
-type PlaytestEvent = Extract<RunEventData, { type: 'playtest' }>;
+import { PlaytestRecorder } from '../support/playtest-recorder.js';
 
 const GAME = fileURLToPath(new URL('../fixtures/playtest/game.mjs', import.meta.url));
 const game = (flags: string): string => `"${process.execPath}" "${GAME}" ${flags}`;
@@ -16,36 +15,7 @@ const game = (flags: string): string => `"${process.execPath}" "${GAME}" ${flags
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
 
-/** Records events per run and resolves waiters when a matching event arrives. */
-class Recorder {
-  readonly events: { runId: string; data: PlaytestEvent }[] = [];
-  private waiters: { match: (runId: string, e: PlaytestEvent) => boolean; resolve: (e: PlaytestEvent) => void }[] = [];
-
-  readonly onEvent = (runId: string, data: RunEventData): void => {
-    if (data.type !== 'playtest') throw new Error(`unexpected event ${data.type}`);
-    this.events.push({ runId, data });
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(runId, data)) return true;
-      w.resolve(data);
-      return false;
-    });
-  };
-
-  of(runId: string): PlaytestEvent[] {
-    return this.events.filter((e) => e.runId === runId).map((e) => e.data);
-  }
-
-  /** The first event (past or future) of `runId` that matches. */
-  waitFor(runId: string, match: (e: PlaytestEvent) => boolean): Promise<PlaytestEvent> {
-    const seen = this.of(runId).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.waiters.push({ match: (r, e) => r === runId && match(e), resolve }));
-  }
-
-  ended(runId: string): Promise<PlaytestEvent> {
-    return this.waitFor(runId, (e) => e.phase === 'exited' || e.phase === 'failed');
-  }
-
+class Recorder extends PlaytestRecorder {
   /** Waits for the fixture's `pids <self> <child> <child>` line. */
   async pids(runId: string): Promise<number[]> {
     const e = await this.waitFor(runId, (d) => d.phase === 'output' && /pids \d+/.test(d.text));
