@@ -8,6 +8,7 @@
  * desktop), so nothing is captured there until the game shows a window.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { execa } from 'execa';
 import { UserError } from './errors.js';
 import type { PlaytestDisplay } from './playtest-display.js';
@@ -28,21 +29,23 @@ export interface CaptureTools {
 }
 
 const TOOL_MS = 30_000;
-const POLL_MS = 250;
+const POLL_MS = 200;
 
-async function works(command: string, args: string[]): Promise<boolean> {
-  try {
-    const r = await execa(command, args, { reject: false, timeout: 10_000, stdin: 'ignore' });
-    return !r.failed || r.exitCode !== undefined;
-  } catch {
-    return false;
-  }
+/** Whether an executable `command` is on `searchPath`. */
+function onPath(command: string, searchPath: string): boolean {
+  return searchPath.split(':').some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || '.', command), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
-/** Which capture tools this machine has (looked up once per bot). */
-export async function detectCaptureTools(): Promise<CaptureTools> {
-  const [imp, ffmpeg, xdotool] = await Promise.all([works('import', ['-version']), works('ffmpeg', ['-version']), works('xdotool', ['version'])]);
-  return { import: imp, ffmpeg, xdotool };
+/** Which capture tools this machine has (looked up on the bot's PATH). */
+export function detectCaptureTools(searchPath = process.env.PATH ?? '/usr/bin:/bin'): CaptureTools {
+  return { import: onPath('import', searchPath), ffmpeg: onPath('ffmpeg', searchPath), xdotool: onPath('xdotool', searchPath) };
 }
 
 function displayEnv(display: PlaytestDisplay): Record<string, string> {
@@ -90,9 +93,9 @@ async function region(display: PlaytestDisplay, windowId: string | null): Promis
   return [x, y, width, height].every(Number.isFinite) && width > 0 && height > 0 ? { x: Math.max(0, x), y: Math.max(0, y), width, height } : null;
 }
 
-function media(path: string, name: string, kind: MediaFile['kind']): MediaFile {
-  fs.chmodSync(path, PRIVATE_FILE_MODE);
-  return { path, name, kind, contentType: kind === 'clip' ? 'video/mp4' : 'image/png', bytes: fs.statSync(path).size };
+function media(file: string, name: string, kind: MediaFile['kind']): MediaFile {
+  fs.chmodSync(file, PRIVATE_FILE_MODE);
+  return { path: file, name, kind, contentType: kind === 'clip' ? 'video/mp4' : 'image/png', bytes: fs.statSync(file).size };
 }
 
 function toolFailure(what: string, r: { exitCode?: number; stderr?: unknown; message?: string }): UserError {

@@ -69,7 +69,7 @@ export class Playtests {
   private readonly log: Logger;
   private readonly redactor: Redactor;
   private readonly builds: CargoBuilds;
-  private tools: Promise<CaptureTools> | null = null;
+  private tools: CaptureTools | null = null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -184,7 +184,7 @@ export class Playtests {
         // After the build: a long build keeps no idle X server.
         entry.display = await openDisplay(this.opts.settings, this.opts.env, this.log);
         if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
-        const tools = entry.display.name ? await (this.tools ??= detectCaptureTools()) : { import: false, ffmpeg: false, xdotool: false };
+        const tools = entry.display.name ? (this.tools ??= detectCaptureTools()) : { import: false, ffmpeg: false, xdotool: false };
         entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);
         await entry.camera.before();
         result = await this.runGame(entry, command, args);
