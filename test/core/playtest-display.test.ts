@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Playtests, type PlaytestSettings } from '../../src/core/playtest.js';
 import { processTree } from '../../src/core/process-tree.js';
+import { Sandbox } from '../../src/core/sandbox.js';
 import { silentLogger } from '../../src/logger.js';
 import { PlaytestRecorder } from '../support/playtest-recorder.js';
 
@@ -15,6 +16,8 @@ if (missing.length > 0) {
   console.warn(`playtest display tests skipped: ${missing.join(', ')} not installed (apt-get install xvfb imagemagick; .ci/run does it as root)`);
 }
 const noFfmpeg = !has('ffmpeg') || !has('ffprobe');
+const noSandbox = missing.length === 0 ? await Sandbox.probe() : 'not needed';
+if (missing.length === 0 && noSandbox) console.warn(`sandboxed playtest display test skipped: ${noSandbox} (apt-get install bubblewrap)`);
 if (missing.length === 0 && noFfmpeg) console.warn('playtest clip test skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)');
 
 const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
@@ -52,7 +55,7 @@ function gone(pid: number): boolean {
 
 let current: Playtests | null = null;
 
-function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}): Playtests {
+function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}, sandbox: Sandbox | null = null, command = `'${GAME}'`): Playtests {
   const settings: PlaytestSettings = {
     display: 'xvfb',
     hostDisplay: null,
@@ -63,7 +66,7 @@ function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}):
     filesDir: fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-files-')),
     ...over,
   };
-  current = new Playtests({ command: `'${GAME}'`, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, stopTimeoutMs: 2000, settings });
+  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, stopTimeoutMs: 2000, settings, sandbox });
   return current;
 }
 
@@ -141,5 +144,18 @@ describe.skipIf(missing.length > 0)('Playtests on a virtual display', () => {
     const info = JSON.parse(probe) as { streams: { codec_name: string; pix_fmt: string; width: number; height: number }[]; format: { duration: string } };
     expect(info.streams[0]).toMatchObject({ codec_name: 'h264', pix_fmt: 'yuv420p', width: 320, height: 240 });
     expect(Number(info.format.duration)).toBeGreaterThan(0.5);
+  });
+
+  it.skipIf(noSandbox)('draws on its own virtual display from inside the bubblewrap sandbox', async () => {
+    const rec = new PlaytestRecorder();
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-data-'));
+    const dir = worktree('#ffff00');
+    // The bot's folder (with the fixture) is hidden inside: the game is the worktree's own script.
+    fs.copyFileSync(GAME, path.join(dir, 'game.sh'));
+    const layout = { bwrap: 'bwrap', botDirs: [path.resolve('.')], dataDir: data, worktreesDir: path.join(data, 'worktrees'), repoRoot: data, piAgentDir: path.join(data, 'pi'), programPaths: [], rw: [], ro: [] };
+    const pt = playtests(rec, { filesDir: path.join(data, 'playtests') }, new Sandbox(layout), './game.sh');
+    pt.start('run-boxed', dir, null);
+    const media = await rec.nextMedia('run-boxed');
+    expect(pixel(media.files[0]!.path, 10, 10)).toEqual([255, 255, 0]);
   });
 });
