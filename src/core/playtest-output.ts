@@ -34,6 +34,8 @@ export class PlaytestOutput {
     readonly logFile: string,
     private readonly flushMs: number,
     private readonly onBatch: (text: string) => void,
+    /** Applied to every line the log gets (the command line and the end name secrets too). */
+    private readonly redact: (text: string) => string = (t) => t,
   ) {
     this.fd = fs.openSync(logFile, 'a', PRIVATE_FILE_MODE);
   }
@@ -48,7 +50,7 @@ export class PlaytestOutput {
   write(line: string): void {
     if (this.fd === null) return;
     try {
-      fs.writeSync(this.fd, `${line}\n`);
+      fs.writeSync(this.fd, `${this.redact(line)}\n`);
     } catch {
       // A full disk must not end the playtest; the thread still gets the tail.
     }

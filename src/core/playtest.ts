@@ -109,7 +109,7 @@ export class Playtests {
       cwd,
       cargo,
       dir,
-      output: new PlaytestOutput(path.join(dir, `${n}.log`), this.opts.outputFlushMs ?? 2000, (text) => this.emitPhase(entry, 'output', text, null, null)),
+      output: new PlaytestOutput(path.join(dir, `${n}.log`), this.opts.outputFlushMs ?? 2000, (text) => this.emitPhase(entry, 'output', text, null, null), this.redactor.redact),
       phase: 'starting',
       proc: null,
       display: null,
@@ -119,7 +119,7 @@ export class Playtests {
       done: Promise.resolve(),
     };
     this.active.set(runId, entry);
-    this.log.info({ runId, cwd, command: this.opts.command, log: entry.output.logFile }, 'playtest started');
+    this.log.info({ runId, cwd, log: entry.output.logFile, command: this.opts.command }, 'playtest started');
     entry.output.write(`playtest of run ${runId} in ${cwd}: ${this.opts.command}`);
     this.emitPhase(entry, 'started', this.opts.command, null, by);
     entry.done = this.play(entry, n).catch((err: unknown) => this.log.error({ runId, err: errorText(err) }, 'playtest failed unexpectedly'));
