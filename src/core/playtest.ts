@@ -16,7 +16,7 @@ import { CargoBuilds, parseCargoRun, type CargoRun } from './playtest-build.js';
 import { detectCaptureTools, type CaptureTools } from './playtest-capture.js';
 import { openDisplay, type PlaytestDisplay } from './playtest-display.js';
 import { PlaytestCamera } from './playtest-media.js';
-import { MAX_TEXT, PlaytestOutput } from './playtest-output.js';
+import { MAX_TEXT, PlaytestOutput, endHead } from './playtest-output.js';
 import { killPlaytestProcessSync, spawnPlaytestProcess, stopPlaytestProcess, type PlaytestProcess, type ProcessResult } from './playtest-process.js';
 import { ensurePrivateDir } from './private-files.js';
 import { Redactor } from './redact.js';
@@ -136,6 +136,7 @@ export class Playtests {
     if (!entry.stoppedBy) {
       entry.stoppedBy = { by };
       this.log.info({ runId, by }, 'stopping playtest');
+      entry.ended.abort();
       if (entry.proc) await stopPlaytestProcess(entry.proc, this.opts.stopTimeoutMs ?? 5000, this.log);
     }
     await entry.done;
@@ -214,6 +215,11 @@ export class Playtests {
         run: cargo,
         destDir: path.join(entry.dir, 'bin'),
         cancelled: () => entry.stoppedBy !== null,
+        stopped: new Promise((resolve) => entry.ended.signal.addEventListener('abort', () => resolve(), { once: true })),
+        onWait: () => {
+          entry.output.last = "waiting for another run's build to finish (builds share one cargo target and take turns)";
+          progress();
+        },
         spawn: (command, args, env, onStdout) =>
           this.spawn(entry, command, args, env, false, (line, stream) => (stream === 'stdout' ? onStdout(line) : entry.output.add(line, { batch: false }))),
       });
@@ -270,24 +276,7 @@ export class Playtests {
   private finish(entry: Playtest, result: ProcessResult | null, failure: string | null): void {
     if (this.active.get(entry.runId) === entry) this.active.delete(entry.runId);
     const exitCode = result?.exitCode ?? null;
-    const cmd = `\`${this.opts.command}\``;
-    let phase: 'exited' | 'failed' = 'failed';
-    let head: string;
-    if (entry.stoppedBy) {
-      phase = 'exited';
-      head = `Playtest ${cmd} stopped by ${entry.stoppedBy.by ?? 'the bot'}.`;
-    } else if (failure) {
-      head = failure;
-    } else if (!result || (result.exitCode === undefined && !result.signal)) {
-      head = `Could not start playtest ${cmd}: ${result?.shortMessage ?? 'unknown error'}`;
-    } else if (exitCode === 127) {
-      head = `Could not start playtest ${cmd}: command not found (exit 127). Is it installed and on the bot's PATH? Set PLAYTEST_COMMAND to change it.`;
-    } else if (exitCode === 126) {
-      head = `Could not start playtest ${cmd}: the command is not executable (exit 126).`;
-    } else {
-      phase = 'exited';
-      head = exitCode === null ? `Playtest ${cmd} was killed by ${result.signal}.` : `Playtest ${cmd} exited with code ${exitCode}.`;
-    }
+    const { phase, head } = endHead(this.opts.command, entry.stoppedBy, failure, result);
     const logLine = `\nFull log: ${entry.output.logFile}`;
     const text = head + entry.output.tailBlock(MAX_TEXT - head.length - logLine.length) + logLine;
     entry.output.write(`===== ${head}`);

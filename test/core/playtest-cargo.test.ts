@@ -97,4 +97,34 @@ describe('cargo playtests', () => {
     expect(fs.readFileSync(end.logFile!, 'utf8')).toContain('error[E0308]: mismatched types');
     expect(rec.of('run-broken').some((e) => e.phase === 'running')).toBe(false);
   });
+
+  it.skipIf(noCargo)("builds take turns on the shared target, and a playtest stopped while waiting for its turn ends at once", async () => {
+    const rec = new PlaytestRecorder();
+    const gate = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-gate-')), 'open');
+    env.PLAYTEST_TEST_GATE = gate;
+    try {
+      const pt = playtests(rec);
+      const a = worktree(saying('A'));
+      // A build script that blocks A's build until the test opens the gate.
+      fs.writeFileSync(
+        path.join(a, 'build.rs'),
+        'fn main() {\n    let gate = std::env::var("PLAYTEST_TEST_GATE").unwrap();\n    while !std::path::Path::new(&gate).exists() {\n        std::thread::sleep(std::time::Duration::from_millis(20));\n    }\n}\n',
+      );
+      pt.start('run-a', a, null);
+      pt.start('run-b', worktree(saying('B')), null);
+      await rec.waitFor('run-b', (e) => e.phase === 'building' && /waiting for another run's build/.test(e.text));
+      expect(await pt.stop('run-b', 'discord:1')).toBe(true);
+      expect(rec.of('run-b').at(-1)).toMatchObject({ phase: 'exited', by: 'discord:1' });
+      expect(rec.of('run-b').some((e) => e.phase === 'running')).toBe(false);
+      // A is still building (its gate is shut) while B has already ended.
+      expect(pt.isRunning('run-a')).toBe(true);
+      expect(rec.of('run-a').some((e) => e.phase === 'running')).toBe(false);
+      fs.writeFileSync(gate, '');
+      const end = await rec.ended('run-a');
+      expect(end).toMatchObject({ phase: 'exited', exitCode: 0 });
+      expect(end.text).toContain('game says: A');
+    } finally {
+      delete env.PLAYTEST_TEST_GATE;
+    }
+  });
 });
