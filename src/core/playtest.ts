@@ -185,7 +185,7 @@ export class Playtests {
         // After the build: a long build keeps no idle X server.
         entry.display = await openDisplay(this.opts.settings, this.opts.env, this.log);
         if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
-        const tools = entry.display.name ? (this.tools ??= detectCaptureTools()) : { import: false, ffmpeg: false, xdotool: false };
+        const tools = (this.tools ??= detectCaptureTools(this.opts.env.PATH ?? '/usr/bin:/bin'));
         entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);
         await entry.camera.before();
         result = await this.runGame(entry, command, args);
