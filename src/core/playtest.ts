@@ -183,7 +183,7 @@ export class Playtests {
       }
       if (!failure && !entry.stoppedBy) {
         // After the build: a long build keeps no idle X server.
-        entry.display = await openDisplay(this.opts.settings, this.opts.env, this.log);
+        entry.display = await openDisplay(this.opts.settings, this.opts.env, path.join(entry.dir, `${n}.xauth`), this.log);
         if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
         const tools = (this.tools ??= detectCaptureTools(this.opts.env.PATH ?? '/usr/bin:/bin'));
         entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);

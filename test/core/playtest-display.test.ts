@@ -99,6 +99,10 @@ describe.skipIf(missing.length > 0)('Playtests on a virtual display', () => {
       ['run-red', 'run-blue'].map(async (id) => (await rec.waitFor(id, (e) => e.phase === 'output' && /on :\d+/.test(e.text))).text.match(/on (:\d+)/)![1]),
     );
     expect(displays[0]).not.toBe(displays[1]);
+    // Only a client with the playtest's own cookie gets in: not one with just the display's name.
+    const intruder = spawnSync('xwininfo', ['-root'], { env: { PATH: env.PATH, DISPLAY: displays[0]!, XAUTHORITY: '/nonexistent' }, encoding: 'utf8', timeout: 10_000 });
+    expect(intruder.status).not.toBe(0);
+    expect(intruder.stderr).toMatch(/unable to open display|Authorization required/i);
     expect(rec.of('run-red').map((e) => e.phase).slice(0, 2)).toEqual(['started', 'running']);
   });
 
