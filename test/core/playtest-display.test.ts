@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Playtests, type PlaytestSettings } from '../../src/core/playtest.js';
 import { processTree } from '../../src/core/process-tree.js';
 import { Sandbox } from '../../src/core/sandbox.js';
@@ -161,5 +161,30 @@ describe.skipIf(missing.length > 0)('Playtests on a virtual display', () => {
     pt.start('run-boxed', dir, null);
     const media = await rec.nextMedia('run-boxed');
     expect(pixel(media.files[0]!.path, 10, 10)).toEqual([255, 255, 0]);
+  });
+
+  describe("on the host's display", () => {
+    let host: ReturnType<typeof spawn> | null = null;
+    afterAll(() => void host?.kill('SIGKILL'));
+
+    it("captures only the game's own window, never the rest of the host's screen", async () => {
+      // The "host": an X server of its own at 800x600 standing in for someone's desktop.
+      host = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '800x600x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+      const number = await new Promise<string>((resolve) => {
+        let text = '';
+        host!.stdio[3]!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('\n')) resolve(text.trim());
+        });
+      });
+      const rec = new PlaytestRecorder();
+      const pt = playtests(rec, { display: 'host', hostDisplay: { DISPLAY: `:${number}` } });
+      pt.start('run-host', worktree('#00ffff'), null);
+      const media = await rec.nextMedia('run-host');
+      const shot = media.files[0]!.path;
+      expect(execFileSync('convert', [shot, '-format', '%wx%h', 'info:'], { encoding: 'utf8' })).toBe('640x480');
+      expect(pixel(shot, 5, 5)).toEqual([0, 255, 255]);
+      expect(pixel(shot, 635, 475)).toEqual([0, 255, 255]);
+    });
   });
 });
