@@ -58,6 +58,8 @@ export class PlaytestOutput {
   }
 
   add(raw: string, opts: { batch: boolean } = { batch: true }): void {
+    // Closed: the playtest has ended (a straggler that held its output open prints no more).
+    if (this.fd === null) return;
     this.write(raw);
     let line = raw.replace(ANSI, '').trimEnd();
     if (line === '') return;
