@@ -440,6 +440,11 @@ export class RunManager {
     return this.deps.playtests.stop(runId, by);
   }
 
+  async capturePlaytest(runId: string, by: string | null): Promise<void> {
+    this.require(runId);
+    return this.deps.playtests.capture(runId, by);
+  }
+
   playtestRunning(runId: string): boolean {
     return this.deps.playtests.isRunning(runId);
   }
