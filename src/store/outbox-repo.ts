@@ -296,6 +296,17 @@ export class OutboxRepo {
     })();
   }
 
+  /**
+   * An edit that went out as a new message (the old one was too old to edit): the edit is sent,
+   * and its target row now points at the new message, so later edits change that one.
+   */
+  markReposted(id: number, targetId: number, platformMsg: string, now: string): void {
+    this.db.transaction(() => {
+      this.markSent(id, platformMsg, now);
+      this.db.prepare('UPDATE outbox SET platform_msg = ?, updated_at = ? WHERE id = ?').run(platformMsg, now, targetId);
+    })();
+  }
+
   /** Back to pending until `notBefore`; a rate limit does not count as a failed attempt. */
   reschedule(id: number, notBefore: number, error: string, countsAsAttempt: boolean, now: string): void {
     this.db
@@ -311,7 +322,8 @@ export class OutboxRepo {
 
   /**
    * Start-up: rows left `inflight` by a crash may or may not have reached the platform. They go
-   * back to pending; creates carry the same nonce on resend, so the platform can drop the copy.
+   * back to pending with their attempts kept (≥ 1), so delivery resends a create with the same
+   * nonce and `mayExist`: the port finds the message instead of posting it twice.
    */
   reclaimInflight(now: string): number {
     return this.db.prepare("UPDATE outbox SET status = 'pending', updated_at = ? WHERE status = 'inflight'").run(now).changes;

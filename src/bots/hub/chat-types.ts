@@ -145,6 +145,12 @@ export interface ChatLimits {
 export type DeliveryErrorClass =
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'transient' }
+  /**
+   * An edit the platform refuses because the message is too old to edit (Discord 30046 on
+   * messages older than about an hour): delivery posts the new text as a new message and edits
+   * that one from then on.
+   */
+  | { kind: 'stale_edit' }
   | { kind: 'permanent'; reason: string };
 
 /**
