@@ -112,7 +112,9 @@ export function classifyDiscordError(err: unknown): DeliveryErrorClass {
   if (err instanceof DiscordAPIError) {
     if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: retryAfterOf(err.rawError) };
     if (err.status >= 500) return { kind: 'transient' };
-    return { kind: 'permanent', reason: `Discord ${err.status} (code ${err.code}): ${err.message}` };
+    if (err.code === DiscordErrorCode.EditTooOld) return { kind: 'stale_edit' };
+    const hint = typeof err.code === 'number' ? HINTS[err.code] : undefined;
+    return { kind: 'permanent', reason: `Discord ${err.status} (code ${err.code}): ${err.message}${hint ? `: ${hint}` : ''}` };
   }
   if (err instanceof HTTPError) {
     if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: 1_000 };
@@ -122,6 +124,14 @@ export function classifyDiscordError(err: unknown): DeliveryErrorClass {
   if (isTransientNetworkError(err)) return { kind: 'transient' };
   return { kind: 'permanent', reason: err instanceof Error ? err.message : String(err) };
 }
+
+/** What to do about the refusals a misconfigured channel causes (said to the person who typed /run). */
+const HINTS: Record<number, string> = {
+  [DiscordErrorCode.MissingAccess]: 'the bot cannot see or write in this channel: give its role View Channel, Send Messages and Create Public Threads there (channel settings → Permissions)',
+  [DiscordErrorCode.MissingPermissions]: 'the bot lacks a permission in this channel: give its role Send Messages, Send Messages in Threads and Create Public Threads there',
+  [DiscordErrorCode.UnknownChannel]: 'the channel or thread no longer exists',
+  [DiscordErrorCode.CannotActOnChannelType]: 'a thread cannot be opened here: run /run in a text channel, not in a thread',
+};
 
 function retryAfterOf(raw: unknown): number {
   const seconds = (raw as { retry_after?: unknown } | null)?.retry_after;
