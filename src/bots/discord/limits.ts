@@ -72,4 +72,6 @@ export const DISCORD_LIMITS: ChatLimits = {
   // Reactions have a per-account bucket of their own on Discord, and clicking an existing
   // reaction is how people use them there: the header gets the controls, after its first content.
   controlReactions: true,
+  // A thread is opened from a channel message; a message inside a thread cannot have one.
+  nestedThreads: false,
 };

@@ -139,6 +139,11 @@ export interface ChatLimits {
    * reactions draw on a scarce shared tier (Slack).
    */
   controlReactions: boolean;
+  /**
+   * False where a thread cannot be opened from a message inside a thread (Discord: a thread
+   * holds no threads), so `/run` typed in a thread is refused with what to do instead.
+   */
+  nestedThreads?: boolean;
 }
 
 /** How delivery should treat a failed call; the adapter knows its SDK's errors. */
