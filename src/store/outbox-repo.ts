@@ -184,9 +184,10 @@ export class OutboxRepo {
 
   /**
    * Claims the head of a stream: marks it `inflight` (attempts + 1) before returning it, in one
-   * immediate transaction. A mergeable digest takes the mergeable digests waiting right after it
-   * along (in order, while the text stays within `mergeLimit` characters): they become
-   * `superseded` and the claimed row's body holds them all, so a backlog shrinks as it grows.
+   * immediate transaction. A mergeable digest claimed for the first time takes the mergeable
+   * digests waiting right after it along (in order, while the text stays within `mergeLimit`
+   * characters): they become `superseded` and the claimed row's body holds them all, so a backlog
+   * shrinks as it grows. A row tried before keeps its body (the platform may have it already).
    */
   claimNext(stream: string, nowMs: number, now: string, mergeLimit = 0): Claim {
     const claim = this.db.prepare("UPDATE outbox SET status = 'inflight', attempts = attempts + 1, body = ?, updated_at = ? WHERE id = ?");
@@ -196,7 +197,9 @@ export class OutboxRepo {
         if (head.kind !== 'row') return head;
         const row = head.row;
         let body = row.body;
-        if (row.mergeable && row.op === 'create' && mergeLimit > 0) body = this.mergeFollowing(row, nowMs, now, mergeLimit);
+        // Only on a first attempt: a row tried before may already exist on the platform as it
+        // was, and its retry (same nonce) returns that message: text merged in now would be lost.
+        if (row.mergeable && row.op === 'create' && mergeLimit > 0 && row.attempts === 0) body = this.mergeFollowing(row, nowMs, now, mergeLimit);
         claim.run(body, now, row.id);
         return { kind: 'row', row: { ...row, body, status: 'inflight', attempts: row.attempts + 1 } };
       })
