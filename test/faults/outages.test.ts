@@ -114,8 +114,10 @@ async function slackWorld(): Promise<World> {
   const chat = startChat(clock, port);
   const general = slackChannel(slack.channels.general);
   const roots = new Map<string, string>();
+  // The threads exist before the test starts (their headers posted with the default, unscaled timeout).
+  const setup = new SlackPort({ client: createWriteClient(config), teamUrl: 'https://fake-workspace.slack.com/', limits: SLACK_LIMITS, logger: silentLogger() });
   for (const runId of RUNS) {
-    const header = await port.post(general, null, `header of ${runId}`, { nonce: `hdr-${runId}` });
+    const header = await setup.post(general, null, `header of ${runId}`, { nonce: `hdr-${runId}` });
     const ts = slackIds(header).ts;
     roots.set(runId, ts);
     bindRun(chat, runId, 'slack', general, slackThread(slack.channels.general, ts));

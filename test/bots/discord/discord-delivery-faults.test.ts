@@ -25,6 +25,8 @@ interface World {
   fake: FakeDiscord;
   store: Store;
   delivery: Delivery;
+  /** A new delivery over the same store, as after a restart (the old one stopped). */
+  restart(): Promise<void>;
   threadId: string;
 }
 
@@ -42,7 +44,7 @@ const NOW = () => new Date().toISOString();
 /** A fake Discord with a run thread already open, and delivery over a fresh outbox. */
 async function world(opts: { clock?: ManualClock; editMaxAgeMs?: number } = {}): Promise<World> {
   const fake = await startFakeDiscord({ rateLimits: { enabled: false }, clock: opts.clock, editMaxAgeMs: opts.editMaxAgeMs });
-  const rest = createWriteRest({ token: fake.token, apiBase: fake.apiBase }, { timeoutMs: 300 });
+  const rest = createWriteRest({ token: fake.token, apiBase: fake.apiBase }, { timeoutMs: 1_000 });
   // Discord's windows shrunk a hundredfold: the pacing is not what these tests are about.
   const port = new DiscordPort({ rest, guildId: fake.guildId, logger: silentLogger(), limits: scaleLimits(DISCORD_LIMITS, 0.01) });
   const header = await port.post(channelRef(fake.channels.general), null, 'header', { nonce: 'hdr' });
@@ -51,7 +53,17 @@ async function world(opts: { clock?: ManualClock; editMaxAgeMs?: number } = {}):
   store.chatThreads.insertThread({ threadKey: 'run-1', platform: 'discord', channel: channelRef(fake.channels.general), thread, now: NOW() });
   const delivery = new Delivery({ store, portOf: (p) => (p === 'discord' ? port : undefined), logger: silentLogger(), backoffBaseMs: 5, backoffMaxMs: 20 });
   delivery.start();
-  const w = { fake, store, delivery, threadId: messageIdsOf(header).messageId };
+  const w: World = {
+    fake,
+    store,
+    delivery,
+    threadId: messageIdsOf(header).messageId,
+    restart: async () => {
+      await w.delivery.stop();
+      w.delivery = new Delivery({ store, portOf: (p) => (p === 'discord' ? port : undefined), logger: silentLogger(), backoffBaseMs: 5, backoffMaxMs: 20 });
+      w.delivery.start();
+    },
+  };
   worlds.push(w);
   return w;
 }
@@ -121,5 +133,17 @@ describe('Discord delivery when the platform misbehaves', () => {
     expect(w.fake.requests.filter((r) => r.errorCode === 30046)).toHaveLength(1);
     expect(messageIdsOf(w.store.outbox.get(status)!.platformMsg!).messageId).toBe(mine[1]!.id);
     expect(mine.some((m) => m.content.includes('Delivery failed'))).toBe(false);
+  });
+  it('a create left in flight by a crash (the platform has it, "sent" was never written) is not posted twice at the next start', async () => {
+    const w = await world();
+    const id = post(w, 'posted just before the crash');
+    await w.delivery.drain();
+    w.store.db.prepare("UPDATE outbox SET status = 'inflight', platform_msg = NULL WHERE id = ?").run(id);
+    await w.restart();
+    await w.delivery.drain();
+    expect(botTexts(w)).toEqual(['posted just before the crash']);
+    const row = w.store.outbox.get(id)!;
+    expect(row).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(messageIdsOf(row.platformMsg!).messageId).toBe(w.fake.messages(w.threadId)[0]!.id);
   });
 });

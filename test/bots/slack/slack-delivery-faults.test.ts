@@ -24,6 +24,8 @@ interface World {
   slack: FakeSlack;
   store: Store;
   delivery: Delivery;
+  /** A new delivery over the same store, as after a restart (the old one stopped). */
+  restart(): Promise<void>;
   rootTs: string;
 }
 
@@ -40,7 +42,7 @@ const NOW = () => new Date().toISOString();
 
 async function world(channel: 'general' | 'random' = 'general'): Promise<World> {
   const slack = await startFakeSlack({ rateLimits: { enabled: false } });
-  const client = createWriteClient({ botToken: slack.botToken, appToken: null, signingSecret: null, port: null, apiUrl: slack.apiUrl, notifyChannel: null }, 300);
+  const client = createWriteClient({ botToken: slack.botToken, appToken: null, signingSecret: null, port: null, apiUrl: slack.apiUrl, notifyChannel: null }, 1_000);
   const port = new SlackPort({ client, teamUrl: 'https://fake.slack.com/', limits: scaleLimits(SLACK_LIMITS, 0.01), logger: silentLogger() });
   const channelId = slack.channels[channel];
   const root = channel === 'general' ? await port.post(channelRef(channelId), null, 'header', { nonce: 'hdr' }) : messageRef(channelId, '1700000000.000100');
@@ -49,7 +51,17 @@ async function world(channel: 'general' | 'random' = 'general'): Promise<World> 
   store.chatThreads.insertThread({ threadKey: 'run-1', platform: 'slack', channel: channelRef(channelId), thread: threadRef(channelId, rootTs), now: NOW() });
   const delivery = new Delivery({ store, portOf: (p) => (p === 'slack' ? port : undefined), logger: silentLogger(), backoffBaseMs: 5, backoffMaxMs: 20 });
   delivery.start();
-  const w = { slack, store, delivery, rootTs };
+  const w: World = {
+    slack,
+    store,
+    delivery,
+    rootTs,
+    restart: async () => {
+      await w.delivery.stop();
+      w.delivery = new Delivery({ store, portOf: (p) => (p === 'slack' ? port : undefined), logger: silentLogger(), backoffBaseMs: 5, backoffMaxMs: 20 });
+      w.delivery.start();
+    },
+  };
   worlds.push(w);
   return w;
 }
@@ -95,5 +107,19 @@ describe('Slack delivery when the platform misbehaves', () => {
     const refused = w.slack.calls('chat.postMessage').filter((c) => c.error === 'not_in_channel');
     // The row and its one note, both refused; nothing retried.
     expect(refused).toHaveLength(2);
+  });
+  it('a post left in flight by a crash (Slack has it, "sent" was never written) is found by its metadata at the next start, not posted twice', async () => {
+    const w = await world();
+    const id = post(w, 'posted just before the crash');
+    await w.delivery.drain();
+    w.store.db.prepare("UPDATE outbox SET status = 'inflight', platform_msg = NULL WHERE id = ?").run(id);
+    const lookups = w.slack.calls('conversations.replies').length;
+    await w.restart();
+    await w.delivery.drain();
+    expect(threadTexts(w)).toEqual(['posted just before the crash']);
+    expect(w.slack.calls('conversations.replies').length).toBe(lookups + 1);
+    const row = w.store.outbox.get(id)!;
+    expect(row).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(row.platformMsg).toBe(messageRef(w.slack.channels.general, w.slack.botPosts('general').find((m) => m.threadTs === w.rootTs)!.ts));
   });
 });
