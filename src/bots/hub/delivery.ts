@@ -23,12 +23,11 @@ import type { Store } from '../../store/index.js';
 import type { ClaimedRow, OutboxRow } from '../../store/outbox-repo.js';
 import type { ChatPort } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
+import { LocalRetry } from './local-retry.js';
 import { Pacer, PRIORITY, retryDecision, type Destination, type RequestKind, type RetryOptions } from './pacing.js';
 
 /** How soon a stream whose job threw (not a platform error: e.g. a busy database) is tried again. */
 const STREAM_RETRY_MS = 1000;
-/** How soon a local write that failed (the database was busy or full) after a platform call is tried again. */
-const LOCAL_RETRY_MS = 1000;
 /** A stream whose platform has no port in this process (not configured now) looks again this late. */
 const NO_PORT_RETRY_MS = 60_000;
 
@@ -69,13 +68,14 @@ export class Delivery {
   private readonly timers = new Map<string, { at: number; handle: unknown }>();
   private readonly running = new Set<Promise<void>>();
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
-  /** Waits between local retries; released at once on stop. */
-  private readonly pauses = new Set<() => void>();
+  /** Records what the platform answered, through a busy database. */
+  private readonly local: LocalRetry;
   private started = false;
   private stopped = false;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.local = new LocalRetry(this.clock, opts.logger, opts.localRetryMs);
   }
 
   /** Reclaims rows a crash left in flight (their creates resend with the same nonce) and starts every stream with work. */
@@ -92,7 +92,7 @@ export class Delivery {
     this.stopped = true;
     for (const t of this.timers.values()) this.clock.clearTimeout(t.handle);
     this.timers.clear();
-    for (const release of [...this.pauses]) release();
+    this.local.stop();
     await this.pacer.stop();
     await Promise.all([...this.running]);
     for (const w of this.waiters) w.resolve();
@@ -208,11 +208,11 @@ export class Delivery {
     if (attempt.kind === 'none') return attempt.outcome;
     // The platform has answered: what it said is written down even if the database is busy now.
     if (attempt.kind === 'done') {
-      if (!(await this.local(attempt.row, attempt.record))) return 'stopped';
+      if (!(await this.local.run({ outboxId: attempt.row.id }, attempt.record))) return 'stopped';
       this.afterDone(attempt.row.id);
       return 'sent';
     }
-    if (!(await this.local(attempt.row, () => this.fail(port, attempt.row, attempt.err)))) return 'stopped';
+    if (!(await this.local.run({ outboxId: attempt.row.id }, () => this.fail(port, attempt.row, attempt.err)))) return 'stopped';
     return 'failed';
   }
 
@@ -259,39 +259,6 @@ export class Delivery {
   /** A create of a row, with its nonce; `mayExist` once an earlier attempt may have reached the platform. */
   private post(port: ChatPort, row: ClaimedRow, body: string): Promise<string> {
     return port.post(row.channel, row.inThread ? row.thread : null, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
-  }
-
-  /**
-   * Runs a local write until it succeeds (a busy or full database is a local error, retried, not
-   * the platform's). False when delivery stopped first: the row stays `inflight`, and the next
-   * start sends it again with `mayExist`, so the message the platform has is found, not repeated.
-   */
-  private async local(row: ClaimedRow, write: () => void): Promise<boolean> {
-    for (let tries = 1; ; tries++) {
-      try {
-        write();
-        return true;
-      } catch (err) {
-        if (this.stopped) {
-          this.opts.logger.error({ err, outboxId: row.id }, 'could not record a delivery before stopping; it is reconciled at the next start');
-          return false;
-        }
-        this.opts.logger.error({ err, outboxId: row.id, tries }, 'could not record a delivery (local error); retrying');
-        await this.pause(this.opts.localRetryMs ?? LOCAL_RETRY_MS);
-      }
-    }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const release = () => {
-        this.clock.clearTimeout(handle);
-        this.pauses.delete(release);
-        resolve();
-      };
-      const handle = this.clock.setTimeout(release, ms);
-      this.pauses.add(release);
-    });
   }
 
   /** Rows of other streams that waited for this one (its target, or after it) may go now. */
