@@ -2,22 +2,25 @@
  * The ChatPort over discord.js's REST client: the only place run output reaches Discord.
  * Every create and edit goes out with `allowed_mentions: { parse: [] }` (an edit without it
  * would re-parse mentions with the defaults), creates carry the outbox row's nonce with
- * `enforce_nonce` so a retried create returns the first message instead of posting twice.
+ * `enforce_nonce` so a retried create returns the first message instead of posting twice (and,
+ * when an earlier attempt may have posted, the channel's latest messages are looked at first).
  * Writes are never retried here: delivery owns retries, guided by `classifyError`.
  */
-import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type REST } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type APIUser, type REST } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
 import { DISCORD_LIMITS, DiscordErrorCode, MAX_NONCE_CHARS, MAX_THREAD_NAME_CHARS, THREAD_AUTO_ARCHIVE_MINUTES } from './limits.js';
 import { channelIdOf, channelRef, messageIdsOf, messageRef, PLATFORM, permalinkOf } from './refs.js';
 
 const NO_MENTIONS = { parse: [] as string[] };
+/** How many of a channel's latest messages a post that may exist is looked for in (Discord's page size). */
+const LOOKUP_LIMIT = 50;
 
 /** Network failures worth a retry (timeouts, resets, refused connections). */
 const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export interface DiscordPortOptions {
-  rest: Pick<REST, 'post' | 'patch' | 'put'>;
+  rest: Pick<REST, 'post' | 'patch' | 'put' | 'get'>;
   guildId: string;
   logger: Logger;
   limits?: ChatLimits;
@@ -26,14 +29,29 @@ export interface DiscordPortOptions {
 export class DiscordPort implements ChatPort {
   readonly platform = PLATFORM;
   readonly limits: ChatLimits;
+  /** The bot's user id, learnt on the first lookup. */
+  private me: string | undefined;
 
   constructor(private readonly opts: DiscordPortOptions) {
     this.limits = opts.limits ?? DISCORD_LIMITS;
   }
 
-  async post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string }): Promise<MessageRef> {
+  /**
+   * Creates a message with the row's nonce and `enforce_nonce`: within Discord's window ("the past
+   * few minutes") a repeat returns the first message. With `mayExist` (an earlier attempt may have
+   * been created: a lost answer, a crash) the channel's recent messages are looked at first, so a
+   * repeat after a longer outage does not post twice either.
+   */
+  async post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef> {
     const channelId = channelIdOf(thread ?? channel);
     const nonce = opts.nonce.slice(0, MAX_NONCE_CHARS);
+    if (opts.mayExist) {
+      const found = await this.findRecent(channelId, body);
+      if (found) {
+        this.opts.logger.info({ channelId, nonce, messageId: found }, 'an earlier attempt had posted; reusing it instead of posting twice');
+        return messageRef(channelId, found);
+      }
+    }
     const created = (await this.opts.rest.post(Routes.channelMessages(channelId), {
       body: { content: body, allowed_mentions: NO_MENTIONS, nonce, enforce_nonce: true },
     })) as APIMessage;
@@ -81,6 +99,16 @@ export class DiscordPort implements ChatPort {
 
   classifyError(err: unknown): DeliveryErrorClass {
     return classifyDiscordError(err);
+  }
+
+  /**
+   * The bot's own message with exactly this text among the channel's latest (Discord does not
+   * return a message's nonce when it is read back, so the text is what identifies it).
+   */
+  private async findRecent(channelId: string, body: string): Promise<string | undefined> {
+    this.me ??= ((await this.opts.rest.get(Routes.user('@me'))) as APIUser).id;
+    const recent = (await this.opts.rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams({ limit: String(LOOKUP_LIMIT) }) })) as APIMessage[];
+    return recent.find((m) => m.author?.id === this.me && m.content === body)?.id;
   }
 
   /**

@@ -42,8 +42,8 @@ afterEach(async () => {
 const NOW = () => new Date().toISOString();
 
 /** A fake Discord with a run thread already open, and delivery over a fresh outbox. */
-async function world(opts: { clock?: ManualClock; editMaxAgeMs?: number } = {}): Promise<World> {
-  const fake = await startFakeDiscord({ rateLimits: { enabled: false }, clock: opts.clock, editMaxAgeMs: opts.editMaxAgeMs });
+async function world(opts: { clock?: ManualClock; editMaxAgeMs?: number; nonceWindowMs?: number } = {}): Promise<World> {
+  const fake = await startFakeDiscord({ rateLimits: { enabled: false }, clock: opts.clock, editMaxAgeMs: opts.editMaxAgeMs, nonceWindowMs: opts.nonceWindowMs });
   const rest = createWriteRest({ token: fake.token, apiBase: fake.apiBase }, { timeoutMs: 1_000 });
   // Discord's windows shrunk a hundredfold: the pacing is not what these tests are about.
   const port = new DiscordPort({ rest, guildId: fake.guildId, logger: silentLogger(), limits: scaleLimits(DISCORD_LIMITS, 0.01) });
@@ -88,6 +88,18 @@ describe('Discord delivery when the platform misbehaves', () => {
     const row = w.store.outbox.get(id)!;
     expect(row).toMatchObject({ status: 'sent', attempts: 2 });
     expect(messageIdsOf(row.platformMsg!).messageId).toBe(w.fake.messages(w.threadId)[0]!.id);
+  });
+
+  it('a create whose answer was lost and whose retry comes after Discord\'s nonce window is found among the latest messages, not posted twice', async () => {
+    // A window of 0: every retry arrives "too late" for enforce_nonce, as after a long outage.
+    const w = await world({ nonceWindowMs: 0 });
+    w.fake.scheduleOutage({ kind: 'lost', match: /^POST \/channels\/\d+\/messages$/, times: 1 });
+    const id = post(w, 'lost, then retried late');
+    post(w, 'and the next one');
+    await w.delivery.drain();
+    expect(botTexts(w)).toEqual(['lost, then retried late', 'and the next one']);
+    expect(w.fake.requests.filter((r) => r.method === 'GET' && /\/messages$/.test(r.path))).toHaveLength(1);
+    expect(messageIdsOf(w.store.outbox.get(id)!.platformMsg!).messageId).toBe(w.fake.messages(w.threadId)[0]!.id);
   });
 
   it('5xx answers and a hung request are retried until they go through, in order, once, with no failure note', async () => {
