@@ -173,7 +173,8 @@ export interface ChatPort {
    * deterministic per outbox row: a retried create with the same nonce must not post twice
    * (Discord `enforce_nonce`; Slack message metadata). `mayExist` is true when an earlier attempt
    * of this row may have posted (it failed ambiguously, or the bot stopped while it was in flight):
-   * an adapter without server-side nonces looks the post up before sending it again.
+   * the adapter looks the post up before sending it again (Slack by its metadata; Discord among the
+   * channel's latest messages, since its nonce only dedupes for a few minutes).
    */
   post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef>;
   edit(message: MessageRef, body: string): Promise<void>;
