@@ -184,9 +184,10 @@ export class OutboxRepo {
 
   /**
    * Claims the head of a stream: marks it `inflight` (attempts + 1) before returning it, in one
-   * immediate transaction. A mergeable digest takes the mergeable digests waiting right after it
-   * along (in order, while the text stays within `mergeLimit` characters): they become
-   * `superseded` and the claimed row's body holds them all, so a backlog shrinks as it grows.
+   * immediate transaction. A mergeable digest claimed for the first time takes the mergeable
+   * digests waiting right after it along (in order, while the text stays within `mergeLimit`
+   * characters): they become `superseded` and the claimed row's body holds them all, so a backlog
+   * shrinks as it grows. A row tried before keeps its body (the platform may have it already).
    */
   claimNext(stream: string, nowMs: number, now: string, mergeLimit = 0): Claim {
     const claim = this.db.prepare("UPDATE outbox SET status = 'inflight', attempts = attempts + 1, body = ?, updated_at = ? WHERE id = ?");
@@ -196,7 +197,9 @@ export class OutboxRepo {
         if (head.kind !== 'row') return head;
         const row = head.row;
         let body = row.body;
-        if (row.mergeable && row.op === 'create' && mergeLimit > 0) body = this.mergeFollowing(row, nowMs, now, mergeLimit);
+        // Only on a first attempt: a row tried before may already exist on the platform as it
+        // was, and its retry (same nonce) returns that message: text merged in now would be lost.
+        if (row.mergeable && row.op === 'create' && mergeLimit > 0 && row.attempts === 0) body = this.mergeFollowing(row, nowMs, now, mergeLimit);
         claim.run(body, now, row.id);
         return { kind: 'row', row: { ...row, body, status: 'inflight', attempts: row.attempts + 1 } };
       })
@@ -296,6 +299,17 @@ export class OutboxRepo {
     })();
   }
 
+  /**
+   * An edit that went out as a new message (the old one was too old to edit): the edit is sent,
+   * and its target row now points at the new message, so later edits change that one.
+   */
+  markReposted(id: number, targetId: number, platformMsg: string, now: string): void {
+    this.db.transaction(() => {
+      this.markSent(id, platformMsg, now);
+      this.db.prepare('UPDATE outbox SET platform_msg = ?, updated_at = ? WHERE id = ?').run(platformMsg, now, targetId);
+    })();
+  }
+
   /** Back to pending until `notBefore`; a rate limit does not count as a failed attempt. */
   reschedule(id: number, notBefore: number, error: string, countsAsAttempt: boolean, now: string): void {
     this.db
@@ -311,7 +325,8 @@ export class OutboxRepo {
 
   /**
    * Start-up: rows left `inflight` by a crash may or may not have reached the platform. They go
-   * back to pending; creates carry the same nonce on resend, so the platform can drop the copy.
+   * back to pending with their attempts kept (≥ 1), so delivery resends a create with the same
+   * nonce and `mayExist`: the port finds the message instead of posting it twice.
    */
   reclaimInflight(now: string): number {
     return this.db.prepare("UPDATE outbox SET status = 'pending', updated_at = ? WHERE status = 'inflight'").run(now).changes;

@@ -2,22 +2,25 @@
  * The ChatPort over discord.js's REST client: the only place run output reaches Discord.
  * Every create and edit goes out with `allowed_mentions: { parse: [] }` (an edit without it
  * would re-parse mentions with the defaults), creates carry the outbox row's nonce with
- * `enforce_nonce` so a retried create returns the first message instead of posting twice.
+ * `enforce_nonce` so a retried create returns the first message instead of posting twice (and,
+ * when an earlier attempt may have posted, the channel's latest messages are looked at first).
  * Writes are never retried here: delivery owns retries, guided by `classifyError`.
  */
-import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type REST } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type APIUser, type REST } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
 import { DISCORD_LIMITS, DiscordErrorCode, MAX_NONCE_CHARS, MAX_THREAD_NAME_CHARS, THREAD_AUTO_ARCHIVE_MINUTES } from './limits.js';
 import { channelIdOf, channelRef, messageIdsOf, messageRef, PLATFORM, permalinkOf } from './refs.js';
 
 const NO_MENTIONS = { parse: [] as string[] };
+/** How many of a channel's latest messages a post that may exist is looked for in (Discord's page size). */
+const LOOKUP_LIMIT = 50;
 
 /** Network failures worth a retry (timeouts, resets, refused connections). */
 const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export interface DiscordPortOptions {
-  rest: Pick<REST, 'post' | 'patch' | 'put'>;
+  rest: Pick<REST, 'post' | 'patch' | 'put' | 'get'>;
   guildId: string;
   logger: Logger;
   limits?: ChatLimits;
@@ -26,14 +29,29 @@ export interface DiscordPortOptions {
 export class DiscordPort implements ChatPort {
   readonly platform = PLATFORM;
   readonly limits: ChatLimits;
+  /** The bot's user id, learnt on the first lookup. */
+  private me: string | undefined;
 
   constructor(private readonly opts: DiscordPortOptions) {
     this.limits = opts.limits ?? DISCORD_LIMITS;
   }
 
-  async post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string }): Promise<MessageRef> {
+  /**
+   * Creates a message with the row's nonce and `enforce_nonce`: within Discord's window ("the past
+   * few minutes") a repeat returns the first message. With `mayExist` (an earlier attempt may have
+   * been created: a lost answer, a crash) the channel's recent messages are looked at first, so a
+   * repeat after a longer outage does not post twice either.
+   */
+  async post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef> {
     const channelId = channelIdOf(thread ?? channel);
     const nonce = opts.nonce.slice(0, MAX_NONCE_CHARS);
+    if (opts.mayExist) {
+      const found = await this.findRecent(channelId, body);
+      if (found) {
+        this.opts.logger.info({ channelId, nonce, messageId: found }, 'an earlier attempt had posted; reusing it instead of posting twice');
+        return messageRef(channelId, found);
+      }
+    }
     const created = (await this.opts.rest.post(Routes.channelMessages(channelId), {
       body: { content: body, allowed_mentions: NO_MENTIONS, nonce, enforce_nonce: true },
     })) as APIMessage;
@@ -84,6 +102,16 @@ export class DiscordPort implements ChatPort {
   }
 
   /**
+   * The bot's own message with exactly this text among the channel's latest (Discord does not
+   * return a message's nonce when it is read back, so the text is what identifies it).
+   */
+  private async findRecent(channelId: string, body: string): Promise<string | undefined> {
+    this.me ??= ((await this.opts.rest.get(Routes.user('@me'))) as APIUser).id;
+    const recent = (await this.opts.rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams({ limit: String(LOOKUP_LIMIT) }) })) as APIMessage[];
+    return recent.find((m) => m.author?.id === this.me && m.content === body)?.id;
+  }
+
+  /**
    * Edits and reactions fail with 50083 in an archived thread (Discord archives idle threads);
    * unarchive it and try once more. Posting unarchives by itself.
    */
@@ -112,7 +140,9 @@ export function classifyDiscordError(err: unknown): DeliveryErrorClass {
   if (err instanceof DiscordAPIError) {
     if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: retryAfterOf(err.rawError) };
     if (err.status >= 500) return { kind: 'transient' };
-    return { kind: 'permanent', reason: `Discord ${err.status} (code ${err.code}): ${err.message}` };
+    if (err.code === DiscordErrorCode.EditTooOld) return { kind: 'stale_edit' };
+    const hint = typeof err.code === 'number' ? HINTS[err.code] : undefined;
+    return { kind: 'permanent', reason: `Discord ${err.status} (code ${err.code}): ${err.message}${hint ? `: ${hint}` : ''}` };
   }
   if (err instanceof HTTPError) {
     if (err.status === 429) return { kind: 'rate_limited', retryAfterMs: 1_000 };
@@ -122,6 +152,14 @@ export function classifyDiscordError(err: unknown): DeliveryErrorClass {
   if (isTransientNetworkError(err)) return { kind: 'transient' };
   return { kind: 'permanent', reason: err instanceof Error ? err.message : String(err) };
 }
+
+/** What to do about the refusals a misconfigured channel causes (said to the person who typed /run). */
+const HINTS: Record<number, string> = {
+  [DiscordErrorCode.MissingAccess]: 'the bot cannot see or write in this channel: give its role View Channel, Send Messages and Create Public Threads there (channel settings → Permissions)',
+  [DiscordErrorCode.MissingPermissions]: 'the bot lacks a permission in this channel: give its role Send Messages, Send Messages in Threads and Create Public Threads there',
+  [DiscordErrorCode.UnknownChannel]: 'the channel or thread no longer exists',
+  [DiscordErrorCode.CannotActOnChannelType]: 'a thread cannot be opened here: run /run in a text channel, not in a thread',
+};
 
 function retryAfterOf(raw: unknown): number {
   const seconds = (raw as { retry_after?: unknown } | null)?.retry_after;

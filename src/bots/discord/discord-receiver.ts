@@ -18,6 +18,7 @@ import { AckFirst, handleAutocomplete, handleCommand } from './interactions.js';
 import { REJECT_RATE_LIMIT_OVER_MS } from './limits.js';
 import { channelIdOf, channelRef, PLATFORM } from './refs.js';
 import { rejoinThreads } from './rejoin-threads.js';
+import { createWriteRest } from './write-rest.js';
 import { messageEvent, reactionEvent } from './translate.js';
 
 export const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.GuildMessageReactions, GatewayIntentBits.MessageContent];
@@ -62,7 +63,9 @@ export class DiscordReceiver implements Receiver {
   constructor(private readonly opts: DiscordReceiverOptions) {
     this.log = opts.logger.child({ component: 'discord' });
     this.client = createDiscordClient(opts.discord, opts.rejectRateLimitOverMs);
-    this.port = new DiscordPort({ rest: this.client.rest, guildId: opts.discord.guildId, logger: this.log.child({ part: 'port' }), limits: opts.limits });
+    // Writes go through a REST client of their own that never retries or sleeps long (write-rest.ts).
+    const rest = createWriteRest(opts.discord, { rejectOverMs: opts.rejectRateLimitOverMs });
+    this.port = new DiscordPort({ rest, guildId: opts.discord.guildId, logger: this.log.child({ part: 'port' }), limits: opts.limits });
     this.notifyChannel = opts.discord.notifyChannelId ? channelRef(opts.discord.notifyChannelId) : null;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.wire();

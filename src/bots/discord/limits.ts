@@ -32,6 +32,8 @@ export const THREAD_AUTO_ARCHIVE_MINUTES = 1_440;
  * instead of sleeping inside discord.js: thread creation can be limited for minutes.
  */
 export const REJECT_RATE_LIMIT_OVER_MS = 5_000;
+/** Longest a write may go unanswered (a hung platform) before delivery retries it (nonces make that safe). */
+export const WRITE_TIMEOUT_MS = 15_000;
 /** Interactions must be answered within 3 s; autocomplete offers at most 25 choices of ≤ 100 chars. */
 export const INTERACTION_ACK_DEADLINE_MS = 3_000;
 export const AUTOCOMPLETE_MAX_CHOICES = 25;
@@ -48,6 +50,7 @@ export const DiscordErrorCode = {
   AlreadyAcknowledged: 40_060,
   MissingAccess: 50_001,
   MissingPermissions: 50_013,
+  CannotActOnChannelType: 50_024,
   InvalidFormBody: 50_035,
   ThreadArchived: 50_083,
   ThreadAlreadyCreated: 160_004,
@@ -69,4 +72,6 @@ export const DISCORD_LIMITS: ChatLimits = {
   // Reactions have a per-account bucket of their own on Discord, and clicking an existing
   // reaction is how people use them there: the header gets the controls, after its first content.
   controlReactions: true,
+  // A thread is opened from a channel message; a message inside a thread cannot have one.
+  nestedThreads: false,
 };

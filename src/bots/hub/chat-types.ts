@@ -179,12 +179,23 @@ export interface ChatLimits {
    * reactions draw on a scarce shared tier (Slack).
    */
   controlReactions: boolean;
+  /**
+   * False where a thread cannot be opened from a message inside a thread (Discord: a thread
+   * holds no threads), so `/run` typed in a thread is refused with what to do instead.
+   */
+  nestedThreads?: boolean;
 }
 
 /** How delivery should treat a failed call; the adapter knows its SDK's errors. */
 export type DeliveryErrorClass =
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'transient' }
+  /**
+   * An edit the platform refuses because the message is too old to edit (Discord 30046 on
+   * messages older than about an hour): delivery posts the new text as a new message and edits
+   * that one from then on.
+   */
+  | { kind: 'stale_edit' }
   | { kind: 'permanent'; reason: string };
 
 /**
@@ -202,7 +213,8 @@ export interface ChatPort {
    * deterministic per outbox row: a retried create with the same nonce must not post twice
    * (Discord `enforce_nonce`; Slack message metadata). `mayExist` is true when an earlier attempt
    * of this row may have posted (it failed ambiguously, or the bot stopped while it was in flight):
-   * an adapter without server-side nonces looks the post up before sending it again.
+   * the adapter looks the post up before sending it again (Slack by its metadata; Discord among the
+   * channel's latest messages, since its nonce only dedupes for a few minutes).
    */
   post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef>;
   edit(message: MessageRef, body: string): Promise<void>;

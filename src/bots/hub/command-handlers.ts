@@ -6,7 +6,15 @@ import type { CommandEvent } from './chat-types.js';
 import { HELP_TEXT, parseCommand } from './command-parse.js';
 import { authorize } from './authorize.js';
 import { chatMessage, type ControllerContext } from './controller-context.js';
+import { threadRefusal } from './thread-writer.js';
 import { formatDuration, neutralizeMentions, shortRunId, statusIcon, truncate } from './render-format.js';
+
+const NOT_IN_A_THREAD = '⛔ /run opens a new thread for the run, and a thread cannot hold another: run /run in a channel, not in a thread.';
+
+/** The answer for a run stopped because its thread could not be opened. */
+function refusedText(shortId: string, cardId: string, reason: string): string {
+  return `⛔ Run ${shortId} on ${cardId} was stopped: its thread could not be opened in this channel, so nobody could follow, steer or stop it. ${reason}. Fix that and run /run ${cardId} again.`;
+}
 
 export class CommandHandlers {
   constructor(private readonly ctx: ControllerContext) {}
@@ -36,11 +44,28 @@ export class CommandHandlers {
 
   /**
    * Starts a run. Its header and thread go out as soon as the run's row exists, before the
-   * worktree and the agent (content first); the invoker's answer links the thread.
+   * worktree and the agent (content first); the invoker's answer links the thread. A run whose
+   * thread the platform refuses (the bot cannot write in the channel) would be neither visible
+   * nor controllable: it is stopped, before its agent starts when the refusal comes first, and
+   * the answer says why and what to fix.
    */
   private async run(e: CommandEvent, cardId: string, prompt: string | undefined): Promise<void> {
     const { manager, writer, delivery, relay, logger } = this.ctx;
+    if (e.thread && this.ctx.portOf(e.platform)?.limits.nestedThreads === false) return e.respond(NOT_IN_A_THREAD);
     let opened: { threadKey: string; threadOpId: number } | null = null;
+    let refusal: string | null = null;
+    const refuse = (runId: string, reason: string) => {
+      refusal ??= reason;
+      // A run admitted a moment ago is not stoppable until its launch registers it: try again then.
+      const stop = (): void =>
+        void manager.stop(runId, null).then(
+          (stopped) => {
+            if (!stopped && manager.isActive(runId)) this.ctx.clock.setTimeout(stop, 20);
+          },
+          (err: unknown) => logger.warn({ err, runId }, 'could not stop a run whose thread was refused'),
+        );
+      stop();
+    };
     let queued!: (position: number) => void;
     const waiting = new Promise<number>((resolve) => (queued = resolve));
     const starting = manager.start({
@@ -48,8 +73,13 @@ export class CommandHandlers {
       prompt,
       startedBy: e.user.id,
       onCreated: (created) => {
-        opened = writer.openRunThread(created, manager.cards.get(created.cardId), e.platform, e.channel, e.user.displayName);
+        const thread = writer.openRunThread(created, manager.cards.get(created.cardId), e.platform, e.channel, e.user.displayName);
+        opened = thread;
         relay.attach(created.id);
+        void delivery.waitFor(thread.threadOpId).then((row) => {
+          const reason = row?.status === 'dead' ? threadRefusal(this.ctx.store, thread.threadKey) : null;
+          if (reason) refuse(created.id, reason);
+        });
       },
       onQueued: queued,
     });
@@ -63,6 +93,8 @@ export class CommandHandlers {
     ]);
     if ('err' in first) {
       const code = (first.err as { code?: string }).code;
+      const stopped = opened as { threadKey: string } | null;
+      if (refusal && stopped) return e.respond(refusedText(shortRunId(stopped.threadKey), cardId, refusal));
       const hint = code === 'CARD_NOT_FOUND' || code === 'CARD_ID_INVALID' ? `\n${this.cardHint()}` : '';
       logger.info({ err: first.err, cardId }, 'run did not start');
       return e.respond(`${chatMessage(first.err)}${hint}`);
@@ -76,8 +108,13 @@ export class CommandHandlers {
     const { threadKey, threadOpId } = opened!;
     const run = first.run ?? manager.get(threadKey)!;
     const row = await this.waitUpTo(delivery.waitFor(threadOpId), this.ctx.threadLinkWaitMs ?? 10_000);
+    const reason = refusal ?? (row?.status === 'dead' ? threadRefusal(this.ctx.store, threadKey) : null);
+    if (reason) {
+      refuse(run.id, reason);
+      return e.respond(refusedText(shortRunId(run.id), run.cardId, reason));
+    }
     const link = this.threadLink(threadKey);
-    const where = link ? `: ${link}` : row?.status === 'dead' ? ' (its thread could not be opened; updates go to the channel log)' : ' — its thread is opening';
+    const where = link ? `: ${link}` : ' — its thread is opening';
     const state = first.position !== null ? `🕒 Queued run ${shortRunId(run.id)} (position ${first.position}; it starts when a slot is free)` : `▶️ Started run ${shortRunId(run.id)}`;
     await e.respond(`${state} on ${run.cardId}${run.branch ? ` (branch \`${run.branch}\`)` : ''}${where}`);
   }

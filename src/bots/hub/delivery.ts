@@ -8,9 +8,14 @@
  * A row is marked `inflight` in a committed transaction before the call and `sent` with the
  * platform's message id after. A row is claimed only once its budget allows, so digests that
  * queued meanwhile are merged into it (the backlog shrinks as it grows). Rate limits reschedule
- * the row without blocking other streams; transient errors back off, then the row is `dead`
- * and a visible note says so; permanent errors are `dead` at once. Status edits are
- * last-writer-wins.
+ * the row without blocking other streams; transient errors (an outage) back off and try again,
+ * as long as it takes; a permanent refusal makes the row `dead` at once, with one visible note.
+ * A create that may have reached the platform before (a lost answer, a crash while in flight) is
+ * sent again with the same nonce and `mayExist`, so the port finds it instead of posting twice.
+ * A failed local write (a busy database) after the platform took the request is retried as a
+ * local error: what the platform has is recorded, never reported as failed nor sent again. An
+ * edit of a message the platform finds too old to edit posts the text as a new message, which
+ * later edits target. Status edits are last-writer-wins.
  */
 import type { Logger } from 'pino';
 import { errorText } from '../../core/errors.js';
@@ -18,6 +23,7 @@ import type { Store } from '../../store/index.js';
 import type { ClaimedRow, OutboxRow } from '../../store/outbox-repo.js';
 import type { ChatPort } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
+import { LocalRetry } from './local-retry.js';
 import { Pacer, PRIORITY, retryDecision, type Destination, type RequestKind, type RetryOptions } from './pacing.js';
 
 /** How soon a stream whose job threw (not a platform error: e.g. a busy database) is tried again. */
@@ -33,9 +39,17 @@ export interface DeliveryOptions extends RetryOptions {
   portOf: (platform: string) => ChatPort | undefined;
   logger: Logger;
   clock?: Clock;
+  /** How soon a failed local write after a platform call is tried again (default 1,000 ms). */
+  localRetryMs?: number;
 }
 
 type Outcome = 'sent' | 'failed' | 'wait' | 'empty' | 'stopped';
+
+/** What one claimed row's request came to, before it is written down. */
+type Attempt =
+  | { kind: 'done'; row: ClaimedRow; record: () => void }
+  | { kind: 'error'; row: ClaimedRow; err: unknown }
+  | { kind: 'none'; outcome: Outcome };
 
 /** A deterministic create nonce (≤ 25 chars): the same row always sends the same nonce. */
 export function outboxNonce(threadKey: string, id: number): string {
@@ -54,11 +68,14 @@ export class Delivery {
   private readonly timers = new Map<string, { at: number; handle: unknown }>();
   private readonly running = new Set<Promise<void>>();
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  /** Records what the platform answered, through a busy database. */
+  private readonly local: LocalRetry;
   private started = false;
   private stopped = false;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.local = new LocalRetry(this.clock, opts.logger, opts.localRetryMs);
   }
 
   /** Reclaims rows a crash left in flight (their creates resend with the same nonce) and starts every stream with work. */
@@ -75,6 +92,7 @@ export class Delivery {
     this.stopped = true;
     for (const t of this.timers.values()) this.clock.clearTimeout(t.handle);
     this.timers.clear();
+    this.local.stop();
     await this.pacer.stop();
     await Promise.all([...this.running]);
     for (const w of this.waiters) w.resolve();
@@ -172,28 +190,39 @@ export class Delivery {
     const dest: Destination = { platform: port.platform, limits: port.limits, kind: requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
     // The head goes at the most urgent priority waiting behind it (order within a stream is kept).
     const priority = Math.min(head.row.priority, store.outbox.streamPriority(stream) ?? head.row.priority);
-    return this.pacer.schedule(dest, priority, async (): Promise<Outcome> => {
-      if (this.stopped) return 'stopped';
+    const attempt = await this.pacer.schedule(dest, priority, async (): Promise<Attempt> => {
+      if (this.stopped) return { kind: 'none', outcome: 'stopped' };
       const mergeLimit = port.limits.maxMessageChars - port.limits.messageHeadroom;
       const claim = store.outbox.claimNext(stream, this.clock.now(), this.iso(), mergeLimit);
-      if (claim.kind === 'empty' || claim.kind === 'blocked') return 'empty';
+      if (claim.kind === 'empty' || claim.kind === 'blocked') return { kind: 'none', outcome: 'empty' };
       if (claim.kind === 'wait') {
         this.wakeAt(stream, claim.until);
-        return 'wait';
+        return { kind: 'none', outcome: 'wait' };
       }
       try {
-        await this.send(port, claim.row);
+        return { kind: 'done', row: claim.row, record: await this.send(port, claim.row) };
       } catch (err) {
-        this.fail(port, claim.row, err);
-        return 'failed';
+        return { kind: 'error', row: claim.row, err };
       }
-      this.afterDone(claim.row.id);
-      return 'sent';
     });
+    if (attempt.kind === 'none') return attempt.outcome;
+    // The platform has answered: what it said is written down even if the database is busy now.
+    if (attempt.kind === 'done') {
+      if (!(await this.local.run({ outboxId: attempt.row.id }, attempt.record))) return 'stopped';
+      this.afterDone(attempt.row.id);
+      return 'sent';
+    }
+    if (!(await this.local.run({ outboxId: attempt.row.id }, () => this.fail(port, attempt.row, attempt.err)))) return 'stopped';
+    return 'failed';
   }
 
-  private async send(port: ChatPort, row: ClaimedRow): Promise<void> {
+  /**
+   * Sends one claimed row; resolves with the write that records the platform's answer (made by
+   * the caller, so a failing database is never mistaken for a failing platform).
+   */
+  private async send(port: ChatPort, row: ClaimedRow): Promise<() => void> {
     const { store } = this.opts;
+    const now = () => this.iso();
     switch (row.op) {
       case 'create': {
         let body = row.body;
@@ -202,26 +231,34 @@ export class Delivery {
           const link = t?.thread ? port.permalink?.(t.channel, t.thread, null) : null;
           if (link) body = `${body} · ${link}`;
         }
-        const thread = row.inThread ? row.thread : null;
-        const ref = await port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
-        store.outbox.markSent(row.id, ref, this.iso());
-        return;
+        const ref = await this.post(port, row, body);
+        return () => store.outbox.markSent(row.id, ref, now());
       }
       case 'edit':
-        await port.edit(row.targetMsg!, row.body);
-        store.outbox.markSent(row.id, null, this.iso());
-        return;
+        try {
+          await port.edit(row.targetMsg!, row.body);
+        } catch (err) {
+          if (port.classifyError(err).kind !== 'stale_edit' || row.targetId === null) throw err;
+          // Too old to edit (Discord 30046): the text becomes a new message, edited from now on.
+          const ref = await this.post(port, row, row.body);
+          this.opts.logger.info({ outboxId: row.id, target: row.targetId, ref }, 'message too old to edit; posted it anew and edits go there now');
+          return () => store.outbox.markReposted(row.id, row.targetId!, ref, now());
+        }
+        return () => store.outbox.markSent(row.id, null, now());
       case 'react':
         await port.react(row.targetMsg!, row.body);
-        store.outbox.markSent(row.id, null, this.iso());
-        return;
+        return () => store.outbox.markSent(row.id, null, now());
       case 'thread': {
         const name = row.body.slice(0, port.limits.maxThreadNameChars);
         const thread = await port.createThread(row.channel, row.targetMsg!, name);
-        store.outbox.markThreadCreated(row.id, row.threadKey, thread, this.iso());
-        return;
+        return () => store.outbox.markThreadCreated(row.id, row.threadKey, thread, now());
       }
     }
+  }
+
+  /** A create of a row, with its nonce; `mayExist` once an earlier attempt may have reached the platform. */
+  private post(port: ChatPort, row: ClaimedRow, body: string): Promise<string> {
+    return port.post(row.channel, row.inThread ? row.thread : null, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
   }
 
   /** Rows of other streams that waited for this one (its target, or after it) may go now. */
@@ -232,7 +269,7 @@ export class Delivery {
   private fail(port: ChatPort, row: ClaimedRow, err: unknown): void {
     const { store, logger } = this.opts;
     const log = logger.child({ outboxId: row.id, stream: row.stream, op: row.op, attempts: row.attempts });
-    const decision = retryDecision(port.classifyError(err), row.attempts, errorText(err), this.opts);
+    const decision = retryDecision(port.classifyError(err), row.attempts, this.opts);
     if (decision.retry) {
       if (decision.countsAsAttempt) log.warn({ err, waitMs: decision.waitMs }, 'transient delivery error; retrying');
       else log.warn({ retryAfterMs: decision.waitMs }, 'rate limited; rescheduled');

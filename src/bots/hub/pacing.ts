@@ -37,25 +37,34 @@ export const PRIORITY = {
   affordance: 9,
 } as const;
 
-/** Backoff for transient failures, and how many attempts before a row is dead. */
+/** Backoff for transient failures (exponential from `backoffBaseMs`, capped at `backoffMaxMs`). */
 export interface RetryOptions {
-  maxAttempts?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
 }
 
+/** The longest wait between two tries of a row the platform failed transiently (an outage). */
+export const BACKOFF_MAX_MS = 30_000;
+
 export type RetryDecision = { retry: true; waitMs: number; countsAsAttempt: boolean } | { retry: false; reason: string };
 
-/** What delivery does after a failed request of a row that has been tried `attempts` times. */
-export function retryDecision(error: DeliveryErrorClass, attempts: number, errorText: string, opts: RetryOptions = {}): RetryDecision {
+/**
+ * What delivery does after a failed request of a row that has been tried `attempts` times. A rate
+ * limit waits exactly its `Retry-After` (not an attempt); a transient error (5xx, timeout, reset)
+ * backs off and is tried again for as long as it takes: an outage of minutes or hours delays a
+ * thread and loses nothing. Only a permanent refusal (a 4xx that says so, e.g. the thread or the
+ * channel is gone, the bot lacks access) gives the row up.
+ */
+export function retryDecision(error: DeliveryErrorClass, attempts: number, opts: RetryOptions = {}): RetryDecision {
   // A rate limit is the platform asking us to wait exactly this long; it is not a failed attempt.
   if (error.kind === 'rate_limited') return { retry: true, waitMs: error.retryAfterMs, countsAsAttempt: false };
-  const maxAttempts = opts.maxAttempts ?? 8;
-  if (error.kind === 'transient' && attempts < maxAttempts) {
-    const waitMs = Math.min(opts.backoffMaxMs ?? 30_000, (opts.backoffBaseMs ?? 1000) * 2 ** (attempts - 1));
+  if (error.kind === 'transient') {
+    const exponent = Math.min(30, Math.max(0, attempts - 1));
+    const waitMs = Math.min(opts.backoffMaxMs ?? BACKOFF_MAX_MS, (opts.backoffBaseMs ?? 1000) * 2 ** exponent);
     return { retry: true, waitMs, countsAsAttempt: true };
   }
-  return { retry: false, reason: error.kind === 'permanent' ? error.reason : `gave up after ${attempts} attempts: ${errorText}` };
+  if (error.kind === 'stale_edit') return { retry: false, reason: 'the platform no longer lets this message be edited' };
+  return { retry: false, reason: error.reason };
 }
 
 /**

@@ -33,6 +33,8 @@ export interface RelayOptions {
   clock?: Clock;
   /** Flush a digest this long after its first item (default 5,000 ms). */
   flushDelayMs?: number;
+  /** After a failed render (the database refused the transaction), render again this late (default 1,000 ms). */
+  retryMs?: number;
   renderer?: RendererOptions;
 }
 
@@ -50,6 +52,8 @@ interface Live {
 
 export class Relay {
   private readonly live = new Map<string, Live>();
+  /** Runs whose last render failed, with the timer that renders them again. */
+  private readonly retries = new Map<string, unknown>();
   private unsubscribe: (() => void) | null = null;
   private readonly clock: Clock;
   private readonly flushDelayMs: number;
@@ -72,6 +76,8 @@ export class Relay {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    for (const timer of this.retries.values()) this.clock.clearTimeout(timer);
+    this.retries.clear();
     for (const [runId, live] of this.live) {
       this.guard(runId, () => this.flushDigest(runId, live));
       this.clock.clearTimeout(live.statusTimer);
@@ -327,14 +333,22 @@ export class Relay {
     try {
       fn();
     } catch (err) {
-      // The renderer may have moved past events whose rows were rolled back: forget it, so the
-      // next event reloads it from the stored cursor and renders them again.
+      // The renderer may have moved past events whose rows were rolled back: forget it, so it is
+      // reloaded from the stored cursor and renders them again: at the next event, or shortly
+      // (the failed events may have been the run's last).
       this.opts.logger.error({ err, runId }, 'relay could not render run events; will re-render from the stored cursor');
       const live = this.live.get(runId);
       if (live) {
         this.clock.clearTimeout(live.statusTimer);
         this.clock.clearTimeout(live.flushTimer);
         this.live.delete(runId);
+      }
+      if (this.unsubscribe && !this.retries.has(runId)) {
+        const timer = this.clock.setTimeout(() => {
+          this.retries.delete(runId);
+          if (this.unsubscribe) this.attach(runId);
+        }, this.opts.retryMs ?? 1000);
+        this.retries.set(runId, timer);
       }
     }
   }

@@ -141,3 +141,16 @@ export class ThreadWriter {
     this.kick(stream);
   }
 }
+
+/**
+ * Why the platform refused a run's thread (its header, or the thread itself), as delivery
+ * recorded it; null when neither was refused.
+ */
+export function threadRefusal(store: Store, threadKey: string): string | null {
+  const header = store.chatThreads.getThread(threadKey)?.headerOutboxId;
+  const headerRow = header ? store.outbox.get(header) : undefined;
+  if (headerRow?.status === 'dead') return headerRow.error ?? 'the platform refused the run\'s first message';
+  const opId = store.outbox.threadOpId(threadKey);
+  const op = opId ? store.outbox.get(opId) : undefined;
+  return op?.status === 'dead' ? (op.error ?? 'the platform refused to open the thread') : null;
+}

@@ -167,7 +167,7 @@ const NETWORK_CODES = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOU
 /** What the chat layer should do after a failed call. */
 const HINTS: Record<string, string> = {
   not_in_channel: 'the bot is not in this channel: invite it with /invite @<bot name>',
-  channel_not_found: 'channel not found: check SLACK_NOTIFY_CHANNEL and that the bot was invited',
+  channel_not_found: 'channel not found: the bot cannot see this channel (invite it with /invite @<bot name>; for the team channel, check SLACK_NOTIFY_CHANNEL)',
   missing_scope: 'the app lacks a scope: reinstall it from slack-app-manifest.yml',
   invalid_auth: 'the bot token is invalid: check SLACK_BOT_TOKEN',
   token_revoked: 'the bot token was revoked: reinstall the app and update SLACK_BOT_TOKEN',

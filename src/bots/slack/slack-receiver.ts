@@ -55,12 +55,12 @@ function clientOptions(slack: SlackConfig): { slackApiUrl?: string; attachOrigin
 }
 
 /** The write client: no SDK retries (a timed-out post could be sent twice), 429s thrown to delivery. */
-export function createWriteClient(slack: SlackConfig): InstanceType<typeof webApi.WebClient> {
+export function createWriteClient(slack: SlackConfig, timeoutMs = WRITE_TIMEOUT_MS): InstanceType<typeof webApi.WebClient> {
   return new webApi.WebClient(slack.botToken, {
     ...clientOptions(slack),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
-    timeout: WRITE_TIMEOUT_MS,
+    timeout: timeoutMs,
     logLevel: webApi.LogLevel.ERROR,
   });
 }

@@ -4,31 +4,27 @@
  * creation, unarchiving for edits and reactions, long rate limits thrown to delivery, and the
  * error classification delivery relies on. Also `registerCommands` for the CLI.
  */
-import { DiscordAPIError, HTTPError, RateLimitError, type Client } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCommands } from '../../../src/bots/discord/commands.js';
-import { createDiscordClient } from '../../../src/bots/discord/discord-receiver.js';
 import { classifyDiscordError, DiscordPort } from '../../../src/bots/discord/discord-port.js';
 import { channelIdOf, channelRef, messageIdsOf } from '../../../src/bots/discord/refs.js';
+import { createWriteRest } from '../../../src/bots/discord/write-rest.js';
 import { silentLogger } from '../../../src/logger.js';
 import { startFakeDiscord, type FakeDiscord } from '../../support/fake-discord/index.js';
 
 let fake: FakeDiscord;
-let client: Client;
 let port: DiscordPort;
 
 beforeAll(async () => {
   // Modelled buckets off: with the tiny threshold below, their ordinary waits would be thrown too.
   fake = await startFakeDiscord({ rateLimits: { enabled: false } });
   const discord = { token: fake.token, guildId: fake.guildId, notifyChannelId: null, apiBase: fake.apiBase };
-  // The bot's own client configuration, with a small threshold so a short injected 429 counts as "long".
-  client = createDiscordClient(discord, 200);
-  client.rest.setToken(fake.token);
-  port = new DiscordPort({ rest: client.rest, guildId: fake.guildId, logger: silentLogger() });
+  // The bot's own write client, with a small threshold so a short injected 429 counts as "long".
+  port = new DiscordPort({ rest: createWriteRest(discord, { rejectOverMs: 200 }), guildId: fake.guildId, logger: silentLogger() });
 });
 
 afterAll(async () => {
-  await client?.destroy();
   await fake?.close();
 });
 
@@ -88,13 +84,24 @@ describe('DiscordPort against the fake Discord', () => {
     expect(port.classifyError(gone)).toEqual({ kind: 'permanent', reason: expect.stringContaining('code 10008') });
     fake.injectFault({ method: 'PATCH', path: /\/messages\/\d+$/, status: 502, times: 10 });
     const msg = await port.post(general(), null, 'to edit', { nonce: 'e-1' });
+    const requests = fake.requests.length;
     const flaky = await port.edit(msg, 'y').catch((e: unknown) => e);
     expect(port.classifyError(flaky)).toEqual({ kind: 'transient' });
     expect(flaky instanceof HTTPError || flaky instanceof DiscordAPIError).toBe(true);
+    // discord.js did not repeat it by itself: delivery sees the error at once and owns the retry.
+    expect(fake.requests.length - requests).toBe(1);
   });
 });
 
 describe('error classification without a server', () => {
+  it('says what to fix for a channel the bot cannot write to, and treats 30046 as an edit to re-post', () => {
+    const refusal = (status: number, code: number, message: string) =>
+      new DiscordAPIError({ code, message }, code, status, 'POST', 'https://discord.test/api/v10/channels/1/messages', { body: {}, files: undefined });
+    expect(classifyDiscordError(refusal(403, 50001, 'Missing Access'))).toEqual({ kind: 'permanent', reason: expect.stringContaining('give its role View Channel') });
+    expect(classifyDiscordError(refusal(403, 50013, 'Missing Permissions'))).toEqual({ kind: 'permanent', reason: expect.stringContaining('Create Public Threads') });
+    expect(classifyDiscordError(refusal(400, 30046, 'Maximum number of edits'))).toEqual({ kind: 'stale_edit' });
+  });
+
   it('maps network failures to transient and unknown values to permanent', () => {
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     expect(classifyDiscordError(reset)).toEqual({ kind: 'transient' });

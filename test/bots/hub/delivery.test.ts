@@ -1,4 +1,6 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Delivery, outboxNonce } from '../../../src/bots/hub/delivery.js';
 import { splitMessage } from '../../../src/bots/hub/split-message.js';
@@ -18,10 +20,17 @@ afterEach(async () => {
   }
 });
 
-function setup(port = new RecordingPort(), opts: { maxAttempts?: number; file?: string } = {}) {
+function setup(port = new RecordingPort(), opts: { file?: string; logger?: Logger } = {}) {
   const file = opts.file ?? path.join(makeTempDir(), 'chat.sqlite');
   const store = openStore(file);
-  const delivery = new Delivery({ store, portOf: (p) => (p === port.platform ? port : undefined), logger: silentLogger(), maxAttempts: opts.maxAttempts ?? 3, backoffBaseMs: 5, backoffMaxMs: 20 });
+  const delivery = new Delivery({
+    store,
+    portOf: (p) => (p === port.platform ? port : undefined),
+    logger: opts.logger ?? silentLogger(),
+    backoffBaseMs: 1,
+    backoffMaxMs: 4,
+    localRetryMs: 5,
+  });
   open.push({ store, delivery });
   return { store, port, delivery, file };
 }
@@ -91,16 +100,64 @@ describe('delivery', () => {
     expect(store.outbox.get(id)).toMatchObject({ status: 'sent', attempts: 3 });
   });
 
-  it('gives up after max attempts, marks the row dead and says so visibly', async () => {
-    const { store, port, delivery } = setup(undefined, { maxAttempts: 3 });
+  it('keeps retrying a transient error (an outage) past any attempt count; the thread then arrives whole, in order, with no failure note', async () => {
+    const { store, port, delivery } = setup();
     lane(store, 'A');
-    const id = post(store, 'A', 'doomed', 'k');
+    const id = post(store, 'A', 'during the outage', 'k');
     post(store, 'A', 'after', 'k2');
-    port.failNext((c) => c.body === 'doomed', { kind: 'transient' }, 10);
+    port.failNext((c) => c.body === 'during the outage', { kind: 'transient' }, 25);
     delivery.start();
     await delivery.drain();
-    expect(store.outbox.get(id)).toMatchObject({ status: 'dead', attempts: 3 });
-    expect(port.posts().map((c) => c.body)).toEqual(['after', expect.stringContaining('⚠️ Delivery failed')]);
+    expect(store.outbox.get(id)).toMatchObject({ status: 'sent', attempts: 26 });
+    expect(port.posts().map((c) => c.body)).toEqual(['during the outage', 'after']);
+  });
+
+  it('records a post the platform took even when the database is busy at that moment: not failed, not posted twice', async () => {
+    const seen: string[] = [];
+    let onLog: (line: string) => void = () => undefined;
+    const logger = pino({ level: 'info' }, { write: (line: string) => (seen.push(line), onLog(line)) });
+    const { store, port, delivery, file } = setup(undefined, { logger });
+    store.db.pragma('busy_timeout = 10');
+    lane(store, 'A');
+    const id = post(store, 'A', 'once', 'k');
+    post(store, 'A', 'after', 'k2');
+    const other = new Database(file);
+    // Another writer holds the database while the platform answers the post.
+    port.onCall = (c) => {
+      if (c.body === 'once') other.exec('BEGIN IMMEDIATE');
+    };
+    onLog = (line) => {
+      if (line.includes('could not record a delivery') && other.inTransaction) other.exec('COMMIT');
+    };
+    delivery.start();
+    await delivery.drain();
+    other.close();
+    expect(seen.some((l) => l.includes('local error'))).toBe(true);
+    expect(port.posts().map((c) => c.body)).toEqual(['once', 'after']);
+    expect(store.outbox.get(id)).toMatchObject({ status: 'sent', attempts: 1, platformMsg: port.posts()[0]!.ref });
+  });
+
+  it('posts a status anew when the platform finds it too old to edit, and edits the new message from then on', async () => {
+    const { store, port, delivery } = setup();
+    lane(store, 'A');
+    const status = post(store, 'A', 'status v0', 'status');
+    const edit = (body: string) =>
+      store.outbox.enqueue({ threadKey: 'A', runId: null, op: 'edit', channel: 'test:chan', inThread: true, targetId: status, body, dedupeKey: null, stream: `edit:${status}` }, NOW()).id;
+    delivery.start();
+    await delivery.drain();
+    port.failNext((c) => c.op === 'edit', { kind: 'stale_edit' });
+    delivery.kick(`edit:${edit('status v1')}`);
+    delivery.kick(`edit:${status}`);
+    await delivery.drain();
+    edit('status v2');
+    delivery.kick(`edit:${status}`);
+    await delivery.drain();
+    const [first, reposted] = port.posts();
+    expect(port.calls.map((c) => `${c.op}:${c.body}`)).toEqual(['post:status v0', 'post:status v1', 'edit:status v2']);
+    expect(port.calls[2]!.message).toBe(reposted!.ref);
+    expect(store.outbox.get(status)!.platformMsg).toBe(reposted!.ref);
+    expect(first!.ref).not.toBe(reposted!.ref);
+    expect(port.posts().some((c) => c.body.includes('Delivery failed'))).toBe(false);
   });
 
   it('marks a permanent failure dead at once', async () => {

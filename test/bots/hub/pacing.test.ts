@@ -115,11 +115,19 @@ describe('pacing', () => {
   });
 
   it('retries exactly after Retry-After without counting an attempt, backs off on transient errors, gives up on permanent ones', () => {
-    expect(retryDecision({ kind: 'rate_limited', retryAfterMs: 4200 }, 3, 'x')).toEqual({ retry: true, waitMs: 4200, countsAsAttempt: false });
-    expect(retryDecision({ kind: 'transient' }, 1, 'x', { backoffBaseMs: 100 })).toEqual({ retry: true, waitMs: 100, countsAsAttempt: true });
-    expect(retryDecision({ kind: 'transient' }, 3, 'x', { backoffBaseMs: 100 })).toEqual({ retry: true, waitMs: 400, countsAsAttempt: true });
-    expect(retryDecision({ kind: 'transient' }, 20, 'x', { backoffBaseMs: 100, backoffMaxMs: 1000 })).toEqual({ retry: false, reason: 'gave up after 20 attempts: x' });
-    expect(retryDecision({ kind: 'permanent', reason: 'missing access' }, 1, 'x')).toEqual({ retry: false, reason: 'missing access' });
+    expect(retryDecision({ kind: 'rate_limited', retryAfterMs: 4200 }, 3)).toEqual({ retry: true, waitMs: 4200, countsAsAttempt: false });
+    expect(retryDecision({ kind: 'rate_limited', retryAfterMs: 300_000 }, 1)).toEqual({ retry: true, waitMs: 300_000, countsAsAttempt: false });
+    expect(retryDecision({ kind: 'transient' }, 1, { backoffBaseMs: 100 })).toEqual({ retry: true, waitMs: 100, countsAsAttempt: true });
+    expect(retryDecision({ kind: 'transient' }, 3, { backoffBaseMs: 100 })).toEqual({ retry: true, waitMs: 400, countsAsAttempt: true });
+    expect(retryDecision({ kind: 'permanent', reason: 'missing access' }, 1)).toEqual({ retry: false, reason: 'missing access' });
+    expect(retryDecision({ kind: 'stale_edit' }, 1)).toMatchObject({ retry: false });
+  });
+
+  it('never gives up on transient errors: an outage of any length keeps retrying at the capped backoff', () => {
+    const waits = [1, 2, 8, 9, 50, 1000, 100_000].map((n) => retryDecision({ kind: 'transient' }, n));
+    for (const w of waits) expect(w).toMatchObject({ retry: true, countsAsAttempt: true });
+    expect(waits.map((w) => (w.retry ? w.waitMs : -1))).toEqual([1000, 2000, 30_000, 30_000, 30_000, 30_000, 30_000]);
+    expect(retryDecision({ kind: 'transient' }, 40, { backoffBaseMs: 100, backoffMaxMs: 1000 })).toEqual({ retry: true, waitMs: 1000, countsAsAttempt: true });
   });
 
   it('spreads a workspace-wide edit tier over the runs being shown', () => {

@@ -23,10 +23,12 @@ import type { FakeCore } from './operations.js';
 import { Snowflakes, botPermissions, everyonePermissions } from './payloads.js';
 import { resolveRateLimits, systemClock, type Clock, type InjectedRateLimit, type RateLimitOptions } from './rate-limits.js';
 import { FakeServer, type InjectedFault } from './server.js';
+import type { OutageSpec, Outages } from '../fake-common/outage.js';
 import { FakeState, type FakeChannel, type FakeUser, type StoredMessage, type WaitOptions } from './state.js';
 import { FakeDriver } from './driver.js';
 
 export { ManualClock, systemClock, type Clock, type RateLimitOptions } from './rate-limits.js';
+export type { OutageSpec } from '../fake-common/outage.js';
 export { Intents } from './gateway.js';
 export type * from './state.js';
 export type { CommandSpec, HumanRef, InteractionHandle } from './driver.js';
@@ -45,6 +47,8 @@ export interface FakeDiscordOptions {
   interactionAckDeadlineMs?: number;
   interactionTokenTtlMs?: number;
   nonceWindowMs?: number;
+  /** Edits of thread messages older than this (on `clock`) answer 30046; default one hour, null never. */
+  editMaxAgeMs?: number | null;
   /** The application's Message Content intent (flags in GET /applications/@me). Default: on. */
   messageContentIntent?: boolean;
 }
@@ -92,6 +96,7 @@ export class FakeDiscord extends FakeDriver {
         interactionAckDeadlineMs: options.interactionAckDeadlineMs ?? 3_000,
         interactionTokenTtlMs: options.interactionTokenTtlMs ?? 15 * 60_000,
         nonceWindowMs: options.nonceWindowMs ?? 5 * 60_000,
+        editMaxAgeMs: options.editMaxAgeMs === undefined ? 60 * 60_000 : options.editMaxAgeMs,
       },
     };
     const gateway = new FakeGateway(core, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250, url });
@@ -113,6 +118,16 @@ export class FakeDiscord extends FakeDriver {
   /** Make the next matching request(s) fail (optionally after performing them, like a lost response). */
   injectFault(fault: InjectedFault): void {
     this.server.injectFault(fault);
+  }
+
+  /** A platform outage on the fake's clock (5xx answers, hung requests, lost answers); returns a function that ends it. */
+  scheduleOutage(spec: OutageSpec): () => void {
+    return this.server.outages.add(spec);
+  }
+
+  /** How many requests each kind of outage took. */
+  get outageHits(): Outages['hits'] {
+    return this.server.outages.hits;
   }
 
   /** Close every gateway socket; the client reconnects and RESUMEs (missed events are replayed). */

@@ -14,6 +14,8 @@ export interface CoreOptions {
   interactionTokenTtlMs: number;
   /** How long enforce_nonce de-duplicates (Discord: "the past few minutes"). */
   nonceWindowMs: number;
+  /** Edits of messages in threads older than this are refused with 30046 (Discord: about an hour); null: never. */
+  editMaxAgeMs: number | null;
 }
 
 export interface FakeCore {
@@ -218,4 +220,11 @@ export function joinThread(core: FakeCore, thread: FakeChannel, userId: string):
     flags: 0,
     guild_id: thread.guildId,
   });
+}
+
+/** Discord refuses edits of thread messages older than about an hour (30046; it says "try again later", but they stay refused). */
+export function refuseOldEdit(core: FakeCore, channel: FakeChannel, message: StoredMessage): void {
+  const maxAge = core.options.editMaxAgeMs;
+  if (maxAge === null || !isThread(channel) || core.clock.now() - message.createdAt <= maxAge) return;
+  throw new ApiError(400, 30046, 'Maximum number of edits to messages older than 1 hour reached. Try again later');
 }

@@ -95,10 +95,12 @@ export class RateLimiter extends RateLimiterBase<RateLimitOptions, InjectedRateL
     const now = this.clock.now();
     const rule = this.injected.take((r) => (!r.method || r.method === method) && r.path.test(path));
     if (rule) {
+      // A `shared` limit is the resource's, not the route bucket's: the bucket is not reported spent.
+      const spent = (rule.scope ?? 'shared') !== 'shared' || rule.global;
       return {
         ok: false,
-        bucket,
-        state: bucket ? { limit: bucket.config.limit, remaining: 0, resetAt: now + rule.retryAfterMs } : undefined,
+        bucket: spent ? bucket : undefined,
+        state: bucket && spent ? { limit: bucket.config.limit, remaining: 0, resetAt: now + rule.retryAfterMs } : undefined,
         scope: rule.global ? 'global' : (rule.scope ?? 'shared'),
         global: rule.global ?? false,
         retryAfterMs: rule.retryAfterMs,

@@ -7,7 +7,7 @@ import {
 import { channelPayload, emojiKey, isThread, memberPayload, messagePayload, parseEmoji, rolePayload, userPayload } from './payloads.js';
 import type { BucketRef } from './rate-limits.js';
 import type { FakeChannel, StoredMessage } from './state.js';
-import { removeReaction } from './operations.js';
+import { refuseOldEdit, removeReaction } from './operations.js';
 
 const ALLOWED_CREATE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15);
 
@@ -127,6 +127,7 @@ export function channelRoutes(core: FakeCore): RouteDef[] {
         const m = message(ctx);
         notArchived(channel(ctx));
         if (m.authorId !== bot) throw new ApiError(403, 50005, 'Cannot edit a message authored by another user');
+        refuseOldEdit(core, channel(ctx), m);
         const b = ctx.body;
         const content = b.content === undefined ? undefined : validateContent(b.content, { embeds: b.embeds ?? m.embeds, files: m.attachments.length });
         editMessage(core, m, {

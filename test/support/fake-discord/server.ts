@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CountedRules } from '../fake-common/counted-rules.js';
 import { LoopbackServer } from '../fake-common/loopback-server.js';
+import { Outages } from '../fake-common/outage.js';
 import { FakeGateway } from './gateway.js';
 import { ApiError, matchRoute, readBody, type RouteContext, type RouteDef, type RouteResult } from './http.js';
 import type { FakeCore } from './operations.js';
@@ -21,6 +22,7 @@ export interface InjectedFault {
 
 export class FakeServer extends LoopbackServer {
   readonly limiter: RateLimiter;
+  readonly outages: Outages;
   private readonly faults = new CountedRules<InjectedFault>();
 
   constructor(
@@ -30,6 +32,7 @@ export class FakeServer extends LoopbackServer {
   ) {
     super({ accepts: (pathname) => pathname === '/gateway', target: gateway });
     this.limiter = new RateLimiter(core.rateLimits, core.clock);
+    this.outages = new Outages(core.clock);
   }
 
   injectFault(fault: InjectedFault): void {
@@ -44,6 +47,7 @@ export class FakeServer extends LoopbackServer {
     const record: RequestRecord = { at: clock.now(), method, path, query: Object.fromEntries(url.searchParams), body: undefined, status: 0 };
     let headers: Record<string, string> = {};
     let result: RouteResult;
+    let lose = false;
     try {
       const parsed = await readBody(req);
       record.body = parsed.json;
@@ -54,6 +58,17 @@ export class FakeServer extends LoopbackServer {
       }
       const { route, params } = match;
       if (route.auth && req.headers.authorization !== `Bot ${this.core.options.token}`) throw new ApiError(401, 0, '401: Unauthorized');
+      const outage = this.outages.verdict(`${method} ${path}`);
+      if (outage.kind === 'error') throw new ApiError(outage.status, 0, `fake-discord outage: ${outage.status}`);
+      if (outage.kind === 'hang') {
+        record.status = 0;
+        record.errorCode = -1;
+        state.requests.push(record);
+        this.outages.hang(req, res);
+        state.changed();
+        return;
+      }
+      lose = outage.kind === 'lost';
       const json = parsed.json;
       const ctx: RouteContext = {
         method,
@@ -88,6 +103,15 @@ export class FakeServer extends LoopbackServer {
       }
     }
     record.status = result.status ?? 200;
+    if (lose) {
+      // Performed, but the answer never reaches the client.
+      record.status = 0;
+      state.requests.push(record);
+      req.socket.destroy();
+      state.changed();
+      result.after?.();
+      return;
+    }
     state.requests.push(record);
     const body = result.body === undefined ? undefined : JSON.stringify(result.body);
     res.writeHead(record.status, {

@@ -18,6 +18,7 @@ import type { CoreOptions, SlackCore } from './operations.js';
 import { Ids, TsGenerator } from './payloads.js';
 import { RateLimiter, resolveRateLimits, systemClock, type Clock, type InjectedRateLimit, type RateLimitOptions } from './rate-limits.js';
 import { FakeServer, type InjectedFault } from './server.js';
+import type { OutageSpec, Outages } from '../fake-common/outage.js';
 import { FakeSocketMode } from './socket-mode.js';
 import { FakeState, type FakeChannel, type WaitOptions } from './state.js';
 
@@ -26,6 +27,7 @@ export { slackSignature, STALE_SECONDS } from './http-mode.js';
 export type * from './state.js';
 export type { SlashCommandHandle, SlashCommandSpec } from './driver.js';
 export type { InjectedFault } from './server.js';
+export type { OutageSpec } from '../fake-common/outage.js';
 
 export const DEFAULT_SUBSCRIBED_EVENTS = ['message', 'app_mention', 'reaction_added', 'reaction_removed'];
 
@@ -123,6 +125,16 @@ export class FakeSlack extends FakeSlackDriver {
   /** Make the next matching call(s) fail; `afterEffect` performs the call first (a lost answer), `drop` kills the socket. */
   injectFault(fault: InjectedFault): void {
     this.server.injectFault(fault);
+  }
+
+  /** A platform outage on the fake's clock (5xx answers, hung calls, lost answers); returns a function that ends it. */
+  scheduleOutage(spec: OutageSpec): () => void {
+    return this.server.outages.add(spec);
+  }
+
+  /** How many calls each kind of outage took. */
+  get outageHits(): Outages['hits'] {
+    return this.server.outages.hits;
   }
 
   /** Send `{type:'disconnect', reason}` on every open Socket Mode connection (the SDK reconnects). */

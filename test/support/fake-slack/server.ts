@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CountedRules } from '../fake-common/counted-rules.js';
 import { LoopbackServer } from '../fake-common/loopback-server.js';
+import { Outages } from '../fake-common/outage.js';
 import { SlackApiError, type SlackCore } from './operations.js';
 import { retryAfterSeconds } from './rate-limits.js';
 import type { FakeSocketMode } from './socket-mode.js';
@@ -27,6 +28,7 @@ export interface InjectedFault {
 export class FakeServer extends LoopbackServer {
   private readonly methods: Record<string, MethodDef>;
   private readonly faults = new CountedRules<InjectedFault>();
+  readonly outages: Outages;
 
   constructor(
     private readonly core: SlackCore,
@@ -34,6 +36,7 @@ export class FakeServer extends LoopbackServer {
   ) {
     super({ accepts: (pathname) => pathname.startsWith('/link'), target: socketMode });
     this.methods = webApiMethods(core);
+    this.outages = new Outages(core.clock);
   }
 
   injectFault(fault: InjectedFault): void {
@@ -85,6 +88,17 @@ export class FakeServer extends LoopbackServer {
     if (!bearer) return finish(200, { ok: false, error: 'not_authed' });
     if (token === null) return finish(200, { ok: false, error: 'invalid_auth' });
     if (token !== def.token) return finish(200, { ok: false, error: 'not_allowed_token_type' });
+    const outage = this.outages.verdict(method);
+    if (outage.kind === 'error') return finish(outage.status, { ok: false, error: 'service_unavailable', outage: true });
+    if (outage.kind === 'hang') {
+      record.status = 0;
+      record.error = 'hung (outage)';
+      state.requests.push(record);
+      this.outages.hang(req, res);
+      state.changed();
+      return;
+    }
+    const lose = outage.kind === 'lost';
     const decision = limiter.take(method, params);
     if (!decision.ok) {
       const retryAfterMs = decision.retryAfterMs ?? 1000;
@@ -95,7 +109,9 @@ export class FakeServer extends LoopbackServer {
       finish(429, { ok: false, error: 'ratelimited' }, { 'Retry-After': String(retryAfterSec), 'X-Fake-Retry-After-Ms': String(retryAfterMs) });
       return;
     }
-    const fault = this.faults.take((f) => (typeof f.method === 'string' ? f.method === method : f.method.test(method)));
+    const fault: InjectedFault | undefined = lose
+      ? { method, afterEffect: true, drop: true }
+      : this.faults.take((f) => (typeof f.method === 'string' ? f.method === method : f.method.test(method)));
     const failWithFault = (f: InjectedFault): void => {
       if (f.drop) {
         record.status = 0;
