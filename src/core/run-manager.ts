@@ -26,7 +26,7 @@ import type { Run, RunEvent } from './types.js';
 import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
-  store: Pick<Store, 'runs' | 'events'>;
+  store: Pick<Store, 'runs' | 'events' | 'settle'>;
   cards: Cards;
   events: EventLog;
   agent: AgentDriver;
