@@ -16,9 +16,11 @@ import { bundledPiCli } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { messageText, MockLlm, transcript, type Responder } from '../support/mock-llm.js';
 import { makePiAgentDir, type PiAgentDir } from '../support/pi-agent-dir.js';
+import { gate, useGates } from '../support/gate.js';
 import { git, makeTempDir, makeTempRepo, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
+useGates();
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/agents');
 
@@ -161,16 +163,21 @@ describe('PiDriver with the real pi', () => {
 
   it('delivers a steer sent during a slow tool before the next model call', async () => {
     const repo = await makeTempRepo();
+    const tool = gate();
+    mock.respond((req, index) =>
+      index === 0 ? { toolCalls: [{ name: 'bash', arguments: { command: tool.command(mock, 'slow-tool') } }] } : { text: `Mock answer: ${messageText(req.messages.at(-1))}` },
+    );
     const log = eventLog();
-    const session = await piDriver().start(runOptions(repo, 'please sleep 1', log));
-    await log.waitFor('tool_start');
+    const session = await piDriver().start(runOptions(repo, 'build it', log));
+    await mock.waitForSignal('slow-tool');
     await session.steer('steer: also report the weather');
+    tool.open();
     const outcome = await session.done;
 
     expect(outcome.status).toBe('succeeded');
     expect(mock.requests).toHaveLength(2);
     const second = transcript(mock.requests[1]!);
-    expect(second.slice(-2).map((line) => line.trim())).toEqual(['tool: slept 1', 'user: steer: also report the weather']);
+    expect(second.slice(-2).map((line) => line.trim())).toEqual(['tool: released', 'user: steer: also report the weather']);
     expect(outcome.summary).toBe('Mock answer: steer: also report the weather');
     // Delivery is not reported again: the RunManager recorded the steer (with its sender) when it was sent.
     expect(log.ofType('user_message')).toEqual([]);

@@ -5,9 +5,11 @@ import { isAlive } from '../../src/core/process-tree.js';
 import type { RunEngine } from '../../src/core/engine.js';
 import { makeHarness, eventsOf, nextEvent, type Harness } from '../support/engine-harness.js';
 import { MockLlm, transcript, type Responder } from '../support/mock-llm.js';
+import { gate, useGates } from '../support/gate.js';
 import { git, makeTempDir, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
+useGates();
 
 let llm: MockLlm;
 const open: RunEngine[] = [];
@@ -89,14 +91,16 @@ describe('RunManager with the real pi agent', () => {
 
   it('delivers a steer before the next model call and records who sent it', async () => {
     const { engine } = await harness();
+    const tool = gate();
     llm.respond((req) => {
-      const last = req.messages.at(-1)!;
-      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('tool')}; sleep 1` } }] };
-      return { text: `seen: ${transcript(req).slice(-2).join(' | ')}`, finishReason: last.role === 'tool' ? 'stop' : 'stop' };
+      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: tool.command(llm, 'tool') } }] };
+      return { text: `seen: ${transcript(req).slice(-2).join(' | ')}` };
     });
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
     await llm.waitForSignal('tool');
+    // The tool runs until the gate opens: the steer is queued during it, whatever the machine's load.
     await engine.manager.steer(run.id, 'use the blue sprite', 'discord:42');
+    tool.open();
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('succeeded');
     // The second model call already carried the steer, after the tool result.

@@ -57,7 +57,7 @@ export interface PlatformDriver {
   readonly name: string;
   readonly h: Harness;
   readonly llm: MockLlm;
-  /** The ceiling for the command's acknowledgement (the platform's budget, with room for a loaded machine). */
+  /** The ceiling for the command's acknowledgement: the platform's real budget (3 s on Discord and Slack), never a tighter window. */
   readonly ackWithinMs: number;
   /** The reactions the bot puts on an accepted steer and on a queued `later:` follow-up. */
   readonly ackEmoji: { steer: string; later: string };

@@ -33,7 +33,7 @@ export async function makeDiscordDriver(): Promise<DiscordDriver> {
     w,
     h: w.h,
     llm,
-    ackWithinMs: 1_000,
+    ackWithinMs: 3_000,
     ackEmoji: { steer: '👀', later: '📨' },
 
     command(card, prompt, user = 'alice'): CommandHandle {

@@ -34,7 +34,7 @@ export async function makeSlackDriver(): Promise<SlackDriver> {
     w,
     h: w.h,
     llm,
-    ackWithinMs: 500,
+    ackWithinMs: 3_000,
     ackEmoji: { steer: 'eyes', later: 'incoming_envelope' },
 
     command(card, prompt, user = 'alice'): CommandHandle {
