@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/logger.js';
 import { messageText, MockLlm, transcript, type Responder } from '../support/mock-llm.js';
 import { makePiAgentDir, type PiAgentDir } from '../support/pi-agent-dir.js';
 import { gate, useGates } from '../support/gate.js';
+import { TEST_GIT_ENV } from '../support/git-env.js';
 import { git, makeTempDir, makeTempRepo, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
@@ -59,7 +60,7 @@ let sessions: string;
 const fast: Partial<PiTimeouts> = { startMs: 20_000, commandMs: 5_000, abortMs: 3_000, exitMs: 2_000, killMs: 2_000 };
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', GIT_CONFIG_NOSYSTEM: '1', ...agent.env, ...extra };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...TEST_GIT_ENV, ...agent.env, ...extra };
 }
 
 function piDriver(agentDir = agent.dir): PiDriver {
