@@ -1,12 +1,14 @@
 /**
  * A run's settle is one SQLite transaction (issue 10 §8): its final row and its `run_settled`
  * event are written together or not at all. Real failed writes are made by triggers that RAISE
- * in the bot's own SQLite file; the agent is the real pi against the scripted model.
+ * in the bot's own SQLite file; the run's agent is the real pi against the scripted model.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createRunEngine, type RunEngine } from '../../src/core/engine.js';
 import { silentLogger } from '../../src/logger.js';
+import { EventLog } from '../../src/core/event-log.js';
+import { recordSettle } from '../../src/core/run-settle.js';
 import { openStore } from '../../src/store/index.js';
 import { eventsOf, makeBotEnv, useScriptedModel } from '../support/engine-harness.js';
 import { makeTempDir, useTempDirs } from '../support/temp.js';
@@ -44,48 +46,37 @@ describe('atomic settle', () => {
     // Its working directory was released: a refinement may start in it.
     expect(e.manager.worktreeInUse(run.worktreePath!, [])).toBe(false);
   });
-
-  it('a run_settled event the database refuses rolls the final row back; the failure is recorded with its own event', async () => {
-    const e = await engine();
-    e.store.db.exec(
-      `CREATE TRIGGER refuse_settled BEFORE INSERT ON agent_run_events
-       WHEN NEW.type = 'run_settled' AND json_extract(NEW.data, '$.status') = 'succeeded'
-       BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;`,
-    );
-    const seen: string[] = [];
-    e.manager.subscribe((ev) => ev.type === 'run_settled' && seen.push(`${e.store.runs.get(ev.runId)!.status}`));
-    const run = await e.manager.start({ cardId: 'card-1', prompt: 'say hi', startedBy: 'test' });
-    const done = await e.manager.waitForSettled(run.id);
-
-    expect(done.status).toBe('failed');
-    expect(done.error).toMatch(/could not be recorded: database or disk is full/);
-    // Subscribers heard of exactly one settle, and the row they read already held it.
-    expect(seen).toEqual(['failed']);
-    expect(eventsOf(e, run, 'run_settled')).toEqual([expect.objectContaining({ status: 'failed' })]);
-  });
 });
 
-describe('RunSettleRepo', () => {
-  it('writes the final row and the settled event together, or neither', () => {
+describe('recordSettle', () => {
+  it('writes the final row and run_settled together, after the events still pending, or neither; subscribers hear only what was stored', () => {
     const store = openStore(path.join(makeTempDir(), 'bot.db'));
     try {
-      store.cards.insert({ id: 'card-1', title: 'Jump', body: '' }, '2026-01-01T00:00:00.000Z');
       const now = '2026-01-01T00:00:00.000Z';
-      const base = { cardId: 'card-1', useWorktree: false, ownsWorktree: false, branch: null, worktreePath: null, baseSha: null, sessionFile: null, prompt: 'p', startedBy: 'test', parentRunId: null, ownerPid: process.pid, now };
-      store.runs.insert({ ...base, id: 'run-a', tokenHash: 'a' });
-      store.events.append('run-a', [{ data: { type: 'assistant_text', text: 'hi' }, createdAt: now }]);
+      store.cards.insert({ id: 'card-1', title: 'Jump', body: '' }, now);
+      store.runs.insert({
+        id: 'run-a', cardId: 'card-1', useWorktree: false, ownsWorktree: false, branch: null, worktreePath: null, baseSha: null, sessionFile: null,
+        prompt: 'p', tokenHash: 'a', startedBy: 'test', parentRunId: null, ownerPid: process.pid, now, status: 'running',
+      });
+      const events = new EventLog(store.events, silentLogger(), { flushMs: 60_000 });
+      const heard: string[] = [];
+      events.subscribe((e) => heard.push(`${e.seq}:${e.type}`));
+      const run = store.runs.get('run-a')!;
       const finish = { status: 'succeeded' as const, summary: 'ok', commitSha: 'abc', error: null, tokensInput: 1, tokensOutput: 2, tokensTotal: 3, costUsd: 0.5, now };
-      const settled = (status: 'succeeded') => ({ data: { type: 'run_settled' as const, status, summary: 'ok', error: null, commitSha: 'abc', branch: null, filesChanged: [], durationMs: 1, costUsd: 0.5, tokensTotal: 3 }, createdAt: now });
 
+      events.append('run-a', { type: 'assistant_text', text: 'pending in the batch' });
       store.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON agent_run_events WHEN NEW.type = 'run_settled' BEGIN SELECT RAISE(ABORT, 'disk full'); END;`);
-      expect(() => store.settle.finish('run-a', finish, settled('succeeded'))).toThrow('disk full');
+      expect(() => recordSettle(store, events, run, finish, ['a.txt'], 5)).toThrow('disk full');
+      // The row was rolled back with the refused event; the batch before it was written.
       expect(store.runs.get('run-a')).toMatchObject({ status: 'running', summary: null, commitSha: null, finishedAt: null, costUsd: 0 });
-      expect(store.events.lastSeq('run-a')).toBe(1);
+      expect(heard).toEqual(['1:assistant_text']);
 
       store.db.exec('DROP TRIGGER refuse');
-      const { result, event } = store.settle.finish('run-a', finish, settled('succeeded'));
-      expect(result).toMatchObject({ status: 'succeeded', summary: 'ok', commitSha: 'abc', costUsd: 0.5, finishedAt: now });
-      expect(event).toMatchObject({ runId: 'run-a', seq: 2, type: 'run_settled' });
+      events.append('run-a', { type: 'assistant_text', text: 'pending again' });
+      const settled = recordSettle(store, events, run, finish, ['a.txt'], 5);
+      expect(settled).toMatchObject({ status: 'succeeded', summary: 'ok', commitSha: 'abc', costUsd: 0.5, finishedAt: now });
+      expect(heard).toEqual(['1:assistant_text', '2:assistant_text', '3:run_settled']);
+      expect(store.events.list('run-a').at(-1)!.data).toMatchObject({ type: 'run_settled', status: 'succeeded', commitSha: 'abc', filesChanged: ['a.txt'], costUsd: 0.5 });
     } finally {
       store.close();
     }
