@@ -13,6 +13,7 @@ import { PiEventMapper, type UserMessageKind } from './pi-events.js';
 import { describeExit, RpcExitError, SKIPPED_RECORDS, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
 import { FLUSH_PROMPT, lateDeliveryNote, MAX_FLUSHES, PiQueue, undeliveredNote } from './pi-queue.js';
 import { barrierState, SettleTracker } from './pi-settle.js';
+import { lastAssistantText, sessionUsage } from './pi-stats.js';
 
 export interface PiTimeouts {
   /** Readiness: spawn until the first `get_state` answers. */
@@ -307,7 +308,7 @@ export class PiSession implements AgentSession {
     let summary = this.mapper.lastStopText;
     try {
       usage = await this.collectUsage(this.timeouts.commandMs);
-      if (summary === null && status === 'succeeded') summary = await this.lastAssistantText();
+      if (summary === null && status === 'succeeded') summary = await lastAssistantText(this.proc, this.timeouts.commandMs);
       this.emit({ type: 'usage', ...usage });
       await this.shutdown([]);
     } catch (err) {
@@ -361,38 +362,7 @@ export class PiSession implements AgentSession {
     this.resolveDone(outcome);
   }
 
-  private async collectUsage(timeoutMs: number): Promise<AgentUsage> {
-    if (!this.proc.alive) return { ...this.mapper.usage };
-    try {
-      const stats = await this.proc.request({ type: 'get_session_stats' }, timeoutMs);
-      const usage = statsUsage(stats.data);
-      if (!stats.success || !usage) return { ...this.mapper.usage };
-      return {
-        input: Math.max(0, usage.input - this.baseline.input),
-        output: Math.max(0, usage.output - this.baseline.output),
-        total: Math.max(0, usage.total - this.baseline.total),
-        costUsd: Math.max(0, usage.costUsd - this.baseline.costUsd),
-      };
-    } catch {
-      return { ...this.mapper.usage };
-    }
+  private collectUsage(timeoutMs: number): Promise<AgentUsage> {
+    return sessionUsage(this.proc, this.baseline, this.mapper.usage, timeoutMs);
   }
-
-  private async lastAssistantText(): Promise<string | null> {
-    try {
-      const res = await this.proc.request({ type: 'get_last_assistant_text' }, this.timeouts.commandMs);
-      const text = (res.data as { text?: unknown } | undefined)?.text;
-      return typeof text === 'string' && text.trim() !== '' ? text.trim() : null;
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** `get_session_stats` data → usage, or null when the shape is unexpected. */
-export function statsUsage(data: unknown): AgentUsage | null {
-  const d = data as { tokens?: Record<string, unknown>; cost?: unknown } | undefined;
-  if (!d || typeof d.tokens !== 'object' || d.tokens === null) return null;
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return { input: n(d.tokens.input), output: n(d.tokens.output), total: n(d.tokens.total), costUsd: n(d.cost) };
 }
