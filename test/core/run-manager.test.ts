@@ -109,7 +109,7 @@ describe('RunManager with the real pi agent', () => {
     await expect(engine.manager.steer(run.id, 'too late', 'x')).rejects.toMatchObject({ code: 'RUN_NOT_ACTIVE' });
   });
 
-  it('stops a run during a tool: status stopped and no process of the tool left', async () => {
+  it('stops a run during a tool: status stopped, no process of the tool left, a follow-up still queued named as not delivered', async () => {
     const { engine } = await harness();
     const pidFile = path.join(makeTempDir(), 'sleep.pid');
     llm.respond(toolThenText(`sleep 60 & echo $! > ${pidFile}; ${llm.signalCommand('sleeping')}; wait`));
@@ -117,11 +117,16 @@ describe('RunManager with the real pi agent', () => {
     await llm.waitForSignal('sleeping');
     const sleepPid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(isAlive(sleepPid)).toBe(true);
+    // Queued by pi for when the agent would stop; a stop ends the run before that (issue 10 §7: never silently).
+    await engine.manager.followUp(run.id, 'and then the docs', 'slack:U1');
     expect(await engine.manager.stop(run.id, 'discord:7')).toBe(true);
     const done = engine.manager.get(run.id)!;
     expect(done.status).toBe('stopped');
     expect(isAlive(sleepPid)).toBe(false);
     expect(eventsOf(engine, run, 'stop_requested')).toEqual([{ type: 'stop_requested', by: 'discord:7' }]);
+    expect(eventsOf(engine, run, 'warning').map((w) => w.message)).toEqual([
+      'Not delivered (the run was stopped first): “and then the docs”. Reply in the thread to start a refinement with it.',
+    ]);
     // Stopping again is a no-op.
     expect(await engine.manager.stop(run.id, 'discord:7')).toBe(false);
   });
