@@ -336,8 +336,12 @@ describe('PiDriver arguments', () => {
 });
 
 describe('PiDriver with misbehaving agents', () => {
+  // Fixtures that answer (or exit) by themselves get a ceiling, not a window: a node start on a
+  // loaded machine can take seconds. The short timeouts stay only where the test waits them out.
+  const ANSWERS: Partial<PiTimeouts> = { startMs: 20_000, commandMs: 5_000 };
+
   it('crash at start: start rejects with the stderr text and the exit code', async () => {
-    const err = await startError(fixtureDriver('crash-at-start.mjs').start(runOptions(makeTempDir(), 'x', eventLog())));
+    const err = await startError(fixtureDriver('crash-at-start.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', eventLog())));
     expect(err.message).toContain('Model "nosuch/model" not found');
     expect(err.message).toContain('exit code 1');
   });
@@ -352,7 +356,7 @@ describe('PiDriver with misbehaving agents', () => {
 
   it('garbage on stdout is ignored; the exit mid-run fails the run with code and stderr', async () => {
     const log = eventLog();
-    const session = await fixtureDriver('garbage-then-exit.mjs').start(runOptions(makeTempDir(), 'x', log));
+    const session = await fixtureDriver('garbage-then-exit.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', log));
     const outcome = await session.done;
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toContain('exit code 3');
@@ -362,7 +366,7 @@ describe('PiDriver with misbehaving agents', () => {
 
   it('an agent killed mid-run fails the run naming the signal', async () => {
     const log = eventLog();
-    const session = await fixtureDriver('dies-mid-run.mjs').start(runOptions(makeTempDir(), 'x', log));
+    const session = await fixtureDriver('dies-mid-run.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', log));
     const outcome = await session.done;
     expect(outcome).toMatchObject({ status: 'failed', summary: null });
     expect(outcome.error).toContain('signal SIGKILL');
@@ -383,7 +387,7 @@ describe('PiDriver with misbehaving agents', () => {
   });
 
   it('a hung agent (ignores abort, stdin EOF and SIGTERM) is still stopped, by SIGKILL', async () => {
-    const session = await fixtureDriver('hang-after-prompt.mjs').start(runOptions(makeTempDir(), 'x', eventLog()));
+    const session = await fixtureDriver('hang-after-prompt.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', eventLog()));
     const pid = session.pid!;
     await session.stop();
     expect(await session.done).toMatchObject({ status: 'stopped', error: null });
