@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_GIT_ENV } from './test/support/git-env.js';
 
 export default defineConfig({
   test: {
@@ -9,6 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Tests never read the developer's git config (test/support/git-env.ts).
+    env: { ...TEST_GIT_ENV },
     // Two cores: keep process-heavy files from starving each other.
     maxWorkers: 2,
     reporters: ['default'],

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_GIT_ENV } from './test/support/git-env.js';
 
 /**
  * `npm run test:faults`: the long fault runs (a bot killed with -9 and started again, platform
@@ -11,6 +12,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Tests never read the developer's git config (test/support/git-env.ts).
+    env: { ...TEST_GIT_ENV },
     maxWorkers: 2,
     reporters: ['default'],
   },

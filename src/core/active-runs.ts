@@ -11,12 +11,12 @@ import { AppError, errorText, UserError } from './errors.js';
 import type { EventLog } from './event-log.js';
 import type { WorktreeOps } from './run-ports.js';
 import { RunWatchdog, type RunLimitSettings, type Trip } from './run-limits.js';
-import { inspectWorktree, settledEvent } from './run-settle.js';
+import { inspectWorktree, recordSettle, UnrecordedSettles } from './run-settle.js';
 import type { Run, RunEventData, RunStatus } from './types.js';
 import type { WorkDirs } from './work-dirs.js';
 
 export interface ActiveRunsDeps {
-  store: Pick<Store, 'runs'>;
+  store: Pick<Store, 'runs' | 'settle'>;
   events: EventLog;
   agent: AgentDriver;
   worktrees: WorktreeOps;
@@ -62,18 +62,14 @@ interface ActiveRun {
 }
 
 const NO_USAGE = { input: 0, output: 0, total: 0, costUsd: 0 };
-const NO_TOKENS = { tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0 };
-
-/** How often a settle the database refused is tried again. */
-const SETTLE_RETRY_MS = 10_000;
 
 export class ActiveRuns {
   private readonly active = new Map<string, ActiveRun>();
   /** Failed runs whose final record the database refused: written as soon as it accepts writes. */
-  private readonly unrecorded = new Map<string, { finish: RunFinish; durationMs: number }>();
-  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly unrecorded: UnrecordedSettles;
 
   constructor(private readonly deps: ActiveRunsDeps) {
+    this.unrecorded = new UnrecordedSettles(deps.store, deps.events, deps.logger);
     deps.events.onLost((runId, lost, error) => {
       const entry = this.active.get(runId);
       if (!entry) return;
@@ -181,23 +177,19 @@ export class ActiveRuns {
       this.deps.dirs.release(entry.cwd, entry.runId);
       const now = this.deps.now();
       const finish: RunFinish = {
-        ...NO_TOKENS,
+        tokensInput: outcome.usage.input,
+        tokensOutput: outcome.usage.output,
+        tokensTotal: outcome.usage.total,
+        costUsd: outcome.usage.costUsd,
         status: 'failed',
         summary: outcome.summary,
         commitSha: null,
         error: `the run ended (${outcome.status}) but its outcome could not be recorded: ${errorText(err)}`,
         now: now.toISOString(),
       };
-      const durationMs = now.getTime() - entry.startedAtMs;
-      const failed = { ...entry.run, ...finish, finishedAt: finish.now };
-      if (this.recordFailure(entry.runId, finish, durationMs)) {
-        run = this.readRun(entry.runId) ?? failed;
-      } else {
-        // Callers see the outcome the database will get once it accepts writes.
-        this.unrecorded.set(entry.runId, { finish, durationMs });
-        this.scheduleRetry();
-        run = failed;
-      }
+      const base = this.readRun(entry.runId) ?? entry.run;
+      // Callers see the outcome the database will get once it accepts writes.
+      run = this.unrecorded.record(base, finish, now.getTime() - entry.startedAtMs) ?? { ...base, ...finish, finishedAt: finish.now };
     }
     await afterSettle(run).catch((err: unknown) => this.deps.logger.warn({ err, runId: entry.runId }, 'after-settle work failed'));
     const final = this.unrecorded.has(entry.runId) ? run : (this.readRun(entry.runId) ?? run);
@@ -207,43 +199,6 @@ export class ActiveRuns {
     } catch (err) {
       this.deps.logger.error({ err, runId: entry.runId }, 'after a run settled, the queue could not move on');
     }
-  }
-
-  /** Writes a failed run's final record and settled event; false (logged) when the database refuses. */
-  private recordFailure(runId: string, finish: RunFinish, durationMs: number): boolean {
-    try {
-      this.deps.store.runs.finish(runId, finish);
-      const failed = this.deps.store.runs.get(runId)!;
-      this.deps.events.append(runId, settledEvent(failed, [], durationMs));
-      return true;
-    } catch (err) {
-      this.deps.logger.error(
-        { err, runId, error: finish.error },
-        `could not record the failed run; it stays "running" in the database until a write succeeds (retried every ${SETTLE_RETRY_MS / 1000}s)`,
-      );
-      return false;
-    }
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer) return;
-    this.retryTimer = setInterval(() => this.retryUnrecorded(), SETTLE_RETRY_MS);
-    this.retryTimer.unref();
-  }
-
-  /** Tries again to record runs whose settle the database refused; true when none is left. */
-  retryUnrecorded(): boolean {
-    for (const [runId, { finish, durationMs }] of this.unrecorded) {
-      if (this.recordFailure(runId, finish, durationMs)) {
-        this.unrecorded.delete(runId);
-        this.deps.logger.warn({ runId }, 'recorded the failed run after the database accepted writes again');
-      }
-    }
-    if (this.unrecorded.size === 0 && this.retryTimer) {
-      clearInterval(this.retryTimer);
-      this.retryTimer = null;
-    }
-    return this.unrecorded.size === 0;
   }
 
   private readRun(runId: string): Run | undefined {
@@ -269,7 +224,8 @@ export class ActiveRuns {
     const limited = entry.watchdog.trippedBy !== null && outcome.status !== 'succeeded' ? entry.watchdog.trippedBy : null;
     const status: RunStatus = limited ? 'failed' : interrupted ? 'interrupted' : outcome.status;
     const now = this.deps.now();
-    store.runs.finish(id, {
+    // Row and run_settled in one transaction: a thread never lacks the final result of a settled row.
+    const finished = recordSettle(store, events, store.runs.get(id)!, {
       status,
       summary: outcome.summary,
       commitSha: report.commitSha,
@@ -279,9 +235,7 @@ export class ActiveRuns {
       tokensTotal: outcome.usage.total,
       costUsd: outcome.usage.costUsd,
       now: now.toISOString(),
-    });
-    const finished = store.runs.get(id)!;
-    events.append(id, settledEvent(finished, report.filesChanged, now.getTime() - entry.startedAtMs));
+    }, report.filesChanged, now.getTime() - entry.startedAtMs);
     this.active.delete(id);
     this.deps.dirs.release(entry.cwd, id);
     logger.info({ runId: id, status, commitSha: report.commitSha }, 'run settled');
@@ -338,13 +292,12 @@ export class ActiveRuns {
         await entry.settled;
       }),
     );
-    if (!this.retryUnrecorded()) {
+    if (!this.unrecorded.retry()) {
       this.deps.logger.error(
-        { runs: [...this.unrecorded.keys()] },
+        { runs: this.unrecorded.ids },
         'shutting down with failed runs the database would not record; they become interrupted at the next start',
       );
-      if (this.retryTimer) clearInterval(this.retryTimer);
-      this.retryTimer = null;
+      this.unrecorded.dispose();
     }
   }
 }

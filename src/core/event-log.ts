@@ -30,14 +30,32 @@ export class EventLog {
 
   /** Queues an event; every string in it is redacted first (what the thread and notifications render). */
   append(runId: string, event: RunEventData): void {
-    const data = this.opts.redactor ? this.opts.redactor.redactDeep(event) : event;
-    this.pending.push({ runId, data, createdAt: (this.opts.now?.() ?? new Date()).toISOString() });
-    if (IMMEDIATE.has(data.type) || this.pending.length >= (this.opts.maxBatch ?? 50)) {
+    this.pending.push({ runId, ...this.stamp(event) });
+    if (IMMEDIATE.has(event.type) || this.pending.length >= (this.opts.maxBatch ?? 50)) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.opts.flushMs ?? 100);
       this.timer.unref();
     }
+  }
+
+  /** An event as it is stored: redacted, with its creation time. */
+  stamp(event: RunEventData): { data: RunEventData; createdAt: string } {
+    const data = this.opts.redactor ? this.opts.redactor.redactDeep(event) : event;
+    return { data, createdAt: (this.opts.now?.() ?? new Date()).toISOString() };
+  }
+
+  /**
+   * An event that the caller stores inside a transaction of its own (a run's settle: final row
+   * and `run_settled` together): everything pending is written first, so the event comes after
+   * them; `write` gets the stamped event and returns it as stored; subscribers hear of it only
+   * once `write` returned. When `write` throws, nothing is published and the error propagates.
+   */
+  writeWith<T>(event: RunEventData, write: (stamped: { data: RunEventData; createdAt: string }) => { result: T; event: RunEvent }): T {
+    this.flush();
+    const { result, event: stored } = write(this.stamp(event));
+    this.publish([stored]);
+    return result;
   }
 
   /**
@@ -75,6 +93,10 @@ export class EventLog {
       this.logger.warn({ err, count: batch.length }, 'batched event write failed; writing run by run');
       for (const [runId, events] of byRun) written.push(...this.writeRun(runId, events));
     }
+    this.publish(written);
+  }
+
+  private publish(written: RunEvent[]): void {
     for (const event of written) {
       for (const listener of this.listeners) {
         try {

@@ -21,12 +21,12 @@ import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
 import { RunQueue } from './run-queue.js';
 import type { RunLimitSettings } from './run-limits.js';
 import { releaseWorktree, removeRun, type RemovalDeps } from './run-removal.js';
-import { settledEvent } from './run-settle.js';
+import { recordSettle, settledEvent } from './run-settle.js';
 import type { Run, RunEvent } from './types.js';
 import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
-  store: Pick<Store, 'runs' | 'events'>;
+  store: Pick<Store, 'runs' | 'events' | 'settle'>;
   cards: Cards;
   events: EventLog;
   agent: AgentDriver;
@@ -230,9 +230,8 @@ export class RunManager {
 
   /** Records the end of a run whose agent never started (stopped while queued). */
   private settleUnstarted(id: string, status: 'stopped' | 'failed', error: string | null): void {
-    const now = this.now().toISOString();
-    this.deps.store.runs.finish(id, { status, summary: null, commitSha: null, error, tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0, now });
-    this.deps.events.append(id, settledEvent(this.require(id), [], 0));
+    const finish = { status, summary: null, commitSha: null, error, tokensInput: 0, tokensOutput: 0, tokensTotal: 0, costUsd: 0, now: this.now().toISOString() };
+    recordSettle(this.deps.store, this.deps.events, this.require(id), finish, [], 0);
     this.queue.pump();
   }
 

@@ -7,6 +7,7 @@ import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
 import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
+import { RunSettleRepo } from './run-settle-repo.js';
 import { RunsRepo } from './runs-repo.js';
 
 export interface Store {
@@ -14,6 +15,8 @@ export interface Store {
   cards: CardsRepo;
   runs: RunsRepo;
   events: RunEventsRepo;
+  /** A run's final row and its `run_settled` event, in one transaction. */
+  settle: RunSettleRepo;
   chatThreads: ChatThreadsRepo;
   outbox: OutboxRepo;
   inbound: InboundRepo;
@@ -33,11 +36,14 @@ export interface StoreOptions {
 export function openStore(file: string, options: StoreOptions = {}): Store {
   const db = openDatabase(file);
   const redact = options.redact ?? ((text: string) => text);
+  const runs = new RunsRepo(db, redact);
+  const events = new RunEventsRepo(db);
   return {
     db,
     cards: new CardsRepo(db),
-    runs: new RunsRepo(db, redact),
-    events: new RunEventsRepo(db),
+    runs,
+    events,
+    settle: new RunSettleRepo(db, runs, events),
     chatThreads: new ChatThreadsRepo(db),
     outbox: new OutboxRepo(db, redact),
     inbound: new InboundRepo(db),

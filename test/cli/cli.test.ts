@@ -7,9 +7,11 @@ import { runCli } from '../../src/cli/main.js';
 import { isAlive } from '../../src/core/process-tree.js';
 import { makeBotEnv } from '../support/engine-harness.js';
 import { MockLlm } from '../support/mock-llm.js';
+import { gate, useGates } from '../support/gate.js';
 import { git, makeTempDir, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
+useGates();
 
 const BIN = path.resolve('bin/chatops.js');
 let llm: MockLlm;
@@ -139,16 +141,18 @@ describe('chatops run', () => {
 
   it('a run whose bot process was killed becomes interrupted on the next start, and can be refined', async () => {
     await chatops(['cards', 'add', 'card-1', '--title', 'Jump']);
+    // The tool runs until the gate opens (after the test): the kill lands while it runs, whatever the load.
+    const tool = gate();
     llm.respond((req) =>
-      req.index === 0
-        ? { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('tool')}; sleep 0.5; echo slow` } }] }
-        : { text: `answered ${req.messages.at(-1)?.role}` },
+      req.index === 0 ? { toolCalls: [{ name: 'bash', arguments: { command: tool.command(llm, 'tool') } }] } : { text: `answered ${req.messages.at(-1)?.role}` },
     );
     const child = chatops(['run', 'card-1']);
     const printed = waitForOutput(child, /^run [0-9a-f-]{36}$/m);
     await llm.waitForSignal('tool');
     const runId = /^run ([0-9a-f-]{36})$/m.exec(await printed)![1]!;
     child.kill('SIGKILL');
+    // The killed bot's tool outlives it (issue 10 §1) and holds its output open: let it end.
+    tool.open();
     await child;
 
     const shown = await chatops(['runs', 'show', runId]);

@@ -5,9 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHarness } from '../support/engine-harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Worktrees } from '../../src/core/worktrees.js';
+import { silentLogger } from '../../src/logger.js';
+import { makeBotEnv, makeHarness } from '../support/engine-harness.js';
+import { git as fixtureGit } from '../support/git-fixture.js';
+import { TEST_GIT_ENV } from '../support/git-env.js';
 import { MockLlm } from '../support/mock-llm.js';
 import { git, makeTempDir, makeTempRepo, useTempDirs } from '../support/temp.js';
 
@@ -58,6 +64,30 @@ describe("the bot's git", () => {
       expect(fs.existsSync(log)).toBe(false);
     } finally {
       await h.engine.close();
+    }
+  });
+});
+
+describe("the tests' git environment", () => {
+  it("never reads the developer's global git config: not in the bot's simple-git, the fixtures' git or an agent's environment", async () => {
+    // A developer's ~/.gitconfig that would change what the bot sees: untracked files hidden.
+    const home = makeTempDir('chatops-home-');
+    fs.writeFileSync(path.join(home, '.gitconfig'), '[status]\n\tshowUntrackedFiles = no\n');
+    const repo = await makeTempRepo();
+    fs.writeFileSync(path.join(repo, 'untracked.txt'), '');
+    const untold = execFileSync('git', ['status', '--porcelain'], { cwd: repo, env: { PATH: process.env.PATH, HOME: home }, encoding: 'utf8' });
+    expect(untold.trim()).toBe(''); // a git that is not told reads it (so the checks below can fail)
+
+    vi.stubEnv('HOME', home);
+    try {
+      expect(process.env).toMatchObject(TEST_GIT_ENV);
+      const worktrees = new Worktrees({ repoRoot: repo, worktreesDir: makeTempDir(), baseBranch: null, logger: silentLogger() });
+      expect(await worktrees.dirtySummary(repo)).toBe('?? untracked.txt');
+      expect(fixtureGit(repo, 'status', '--porcelain')).toBe('?? untracked.txt');
+      const { env } = await makeBotEnv(llm, { repo });
+      expect(loadConfig(env, repo).agentEnv).toMatchObject(TEST_GIT_ENV);
+    } finally {
+      vi.unstubAllEnvs();
     }
   });
 });

@@ -16,9 +16,12 @@ import { bundledPiCli } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { messageText, MockLlm, transcript, type Responder } from '../support/mock-llm.js';
 import { makePiAgentDir, type PiAgentDir } from '../support/pi-agent-dir.js';
+import { gate, useGates } from '../support/gate.js';
+import { TEST_GIT_ENV } from '../support/git-env.js';
 import { git, makeTempDir, makeTempRepo, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
+useGates();
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/agents');
 
@@ -57,7 +60,7 @@ let sessions: string;
 const fast: Partial<PiTimeouts> = { startMs: 20_000, commandMs: 5_000, abortMs: 3_000, exitMs: 2_000, killMs: 2_000 };
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', GIT_CONFIG_NOSYSTEM: '1', ...agent.env, ...extra };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...TEST_GIT_ENV, ...agent.env, ...extra };
 }
 
 function piDriver(agentDir = agent.dir): PiDriver {
@@ -161,16 +164,21 @@ describe('PiDriver with the real pi', () => {
 
   it('delivers a steer sent during a slow tool before the next model call', async () => {
     const repo = await makeTempRepo();
+    const tool = gate();
+    mock.respond((req, index) =>
+      index === 0 ? { toolCalls: [{ name: 'bash', arguments: { command: tool.command(mock, 'slow-tool') } }] } : { text: `Mock answer: ${messageText(req.messages.at(-1))}` },
+    );
     const log = eventLog();
-    const session = await piDriver().start(runOptions(repo, 'please sleep 1', log));
-    await log.waitFor('tool_start');
+    const session = await piDriver().start(runOptions(repo, 'build it', log));
+    await mock.waitForSignal('slow-tool');
     await session.steer('steer: also report the weather');
+    tool.open();
     const outcome = await session.done;
 
     expect(outcome.status).toBe('succeeded');
     expect(mock.requests).toHaveLength(2);
     const second = transcript(mock.requests[1]!);
-    expect(second.slice(-2).map((line) => line.trim())).toEqual(['tool: slept 1', 'user: steer: also report the weather']);
+    expect(second.slice(-2).map((line) => line.trim())).toEqual(['tool: released', 'user: steer: also report the weather']);
     expect(outcome.summary).toBe('Mock answer: steer: also report the weather');
     // Delivery is not reported again: the RunManager recorded the steer (with its sender) when it was sent.
     expect(log.ofType('user_message')).toEqual([]);
@@ -328,8 +336,12 @@ describe('PiDriver arguments', () => {
 });
 
 describe('PiDriver with misbehaving agents', () => {
+  // Fixtures that answer (or exit) by themselves get a ceiling, not a window: a node start on a
+  // loaded machine can take seconds. The short timeouts stay only where the test waits them out.
+  const ANSWERS: Partial<PiTimeouts> = { startMs: 20_000, commandMs: 5_000 };
+
   it('crash at start: start rejects with the stderr text and the exit code', async () => {
-    const err = await startError(fixtureDriver('crash-at-start.mjs').start(runOptions(makeTempDir(), 'x', eventLog())));
+    const err = await startError(fixtureDriver('crash-at-start.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', eventLog())));
     expect(err.message).toContain('Model "nosuch/model" not found');
     expect(err.message).toContain('exit code 1');
   });
@@ -344,7 +356,7 @@ describe('PiDriver with misbehaving agents', () => {
 
   it('garbage on stdout is ignored; the exit mid-run fails the run with code and stderr', async () => {
     const log = eventLog();
-    const session = await fixtureDriver('garbage-then-exit.mjs').start(runOptions(makeTempDir(), 'x', log));
+    const session = await fixtureDriver('garbage-then-exit.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', log));
     const outcome = await session.done;
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toContain('exit code 3');
@@ -354,7 +366,7 @@ describe('PiDriver with misbehaving agents', () => {
 
   it('an agent killed mid-run fails the run naming the signal', async () => {
     const log = eventLog();
-    const session = await fixtureDriver('dies-mid-run.mjs').start(runOptions(makeTempDir(), 'x', log));
+    const session = await fixtureDriver('dies-mid-run.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', log));
     const outcome = await session.done;
     expect(outcome).toMatchObject({ status: 'failed', summary: null });
     expect(outcome.error).toContain('signal SIGKILL');
@@ -375,7 +387,7 @@ describe('PiDriver with misbehaving agents', () => {
   });
 
   it('a hung agent (ignores abort, stdin EOF and SIGTERM) is still stopped, by SIGKILL', async () => {
-    const session = await fixtureDriver('hang-after-prompt.mjs').start(runOptions(makeTempDir(), 'x', eventLog()));
+    const session = await fixtureDriver('hang-after-prompt.mjs', ANSWERS).start(runOptions(makeTempDir(), 'x', eventLog()));
     const pid = session.pid!;
     await session.stop();
     expect(await session.done).toMatchObject({ status: 'stopped', error: null });

@@ -5,9 +5,11 @@ import { isAlive } from '../../src/core/process-tree.js';
 import type { RunEngine } from '../../src/core/engine.js';
 import { makeHarness, eventsOf, nextEvent, type Harness } from '../support/engine-harness.js';
 import { MockLlm, transcript, type Responder } from '../support/mock-llm.js';
+import { gate, useGates } from '../support/gate.js';
 import { git, makeTempDir, useTempDirs } from '../support/temp.js';
 
 useTempDirs();
+useGates();
 
 let llm: MockLlm;
 const open: RunEngine[] = [];
@@ -89,14 +91,16 @@ describe('RunManager with the real pi agent', () => {
 
   it('delivers a steer before the next model call and records who sent it', async () => {
     const { engine } = await harness();
+    const tool = gate();
     llm.respond((req) => {
-      const last = req.messages.at(-1)!;
-      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('tool')}; sleep 1` } }] };
-      return { text: `seen: ${transcript(req).slice(-2).join(' | ')}`, finishReason: last.role === 'tool' ? 'stop' : 'stop' };
+      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: tool.command(llm, 'tool') } }] };
+      return { text: `seen: ${transcript(req).slice(-2).join(' | ')}` };
     });
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
     await llm.waitForSignal('tool');
+    // The tool runs until the gate opens: the steer is queued during it, whatever the machine's load.
     await engine.manager.steer(run.id, 'use the blue sprite', 'discord:42');
+    tool.open();
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('succeeded');
     // The second model call already carried the steer, after the tool result.
@@ -105,7 +109,7 @@ describe('RunManager with the real pi agent', () => {
     await expect(engine.manager.steer(run.id, 'too late', 'x')).rejects.toMatchObject({ code: 'RUN_NOT_ACTIVE' });
   });
 
-  it('stops a run during a tool: status stopped and no process of the tool left', async () => {
+  it('stops a run during a tool: status stopped, no process of the tool left, a follow-up still queued named as not delivered', async () => {
     const { engine } = await harness();
     const pidFile = path.join(makeTempDir(), 'sleep.pid');
     llm.respond(toolThenText(`sleep 60 & echo $! > ${pidFile}; ${llm.signalCommand('sleeping')}; wait`));
@@ -113,11 +117,16 @@ describe('RunManager with the real pi agent', () => {
     await llm.waitForSignal('sleeping');
     const sleepPid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(isAlive(sleepPid)).toBe(true);
+    // Queued by pi for when the agent would stop; a stop ends the run before that (issue 10 §7: never silently).
+    await engine.manager.followUp(run.id, 'and then the docs', 'slack:U1');
     expect(await engine.manager.stop(run.id, 'discord:7')).toBe(true);
     const done = engine.manager.get(run.id)!;
     expect(done.status).toBe('stopped');
     expect(isAlive(sleepPid)).toBe(false);
     expect(eventsOf(engine, run, 'stop_requested')).toEqual([{ type: 'stop_requested', by: 'discord:7' }]);
+    expect(eventsOf(engine, run, 'warning').map((w) => w.message)).toEqual([
+      'Not delivered (the run was stopped first): “and then the docs”. Reply in the thread to start a refinement with it.',
+    ]);
     // Stopping again is a no-op.
     expect(await engine.manager.stop(run.id, 'discord:7')).toBe(false);
   });

@@ -8,6 +8,7 @@ import { createRunEngine, type EngineOptions, type RunEngine } from '../../src/c
 import type { Run, RunEvent, RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import { TEST_GIT_ENV } from './git-env.js';
 import { MockLlm } from './mock-llm.js';
 import { makePiAgentDir, type PiAgentDirOptions } from './pi-agent-dir.js';
 import { makeTempDir, makeTempRepo } from './temp.js';
@@ -35,7 +36,7 @@ export interface Harness {
 /** The environment a test agent gets: enough to find node and git, nothing of the developer's. */
 export function baseEnv(): Record<string, string> {
   const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG'];
-  const out: Record<string, string> = { GIT_CONFIG_NOSYSTEM: '1' };
+  const out: Record<string, string> = { ...TEST_GIT_ENV };
   for (const k of keep) if (process.env[k]) out[k] = process.env[k]!;
   return out;
 }
@@ -54,8 +55,8 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     LOG_LEVEL: 'silent',
     // Tests that are not about the run queue run their agents side by side.
     MAX_CONCURRENT_RUNS: '100',
-    // The agent sees only allowlisted variables; these two keep git and temp files as the tests expect.
-    AGENT_ENV: 'GIT_CONFIG_NOSYSTEM,TMPDIR',
+    // The agent sees only allowlisted variables; these keep git (no developer config) and temp files as the tests expect.
+    AGENT_ENV: 'GIT_CONFIG_GLOBAL,GIT_CONFIG_NOSYSTEM,TMPDIR',
     // Sandbox tests turn it on; the others work with host paths (pid files, temp dirs) in their tools.
     AGENT_SANDBOX: 'off',
     // Playtests here need no screen (an Xvfb costs a second each); test/core/playtest-display.test.ts has them.

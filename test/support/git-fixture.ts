@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TEST_GIT_ENV } from './git-env.js';
 
 const made: string[] = [];
 
@@ -21,6 +22,7 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], {
     cwd,
     encoding: 'utf8',
+    env: { ...process.env, ...TEST_GIT_ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).trim();
 }

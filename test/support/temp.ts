@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll } from 'vitest';
+import { TEST_GIT_ENV } from './git-env.js';
 
 const created: string[] = [];
 
@@ -31,7 +32,7 @@ export function useTempDirs(): void {
 export async function git(cwd: string, args: string[]): Promise<string> {
   const { stdout } = await execa('git', args, {
     cwd,
-    env: { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    env: TEST_GIT_ENV,
   });
   return stdout.trim();
 }

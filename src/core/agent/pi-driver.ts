@@ -14,7 +14,8 @@ import { Redactor } from '../redact.js';
 import type { Sandbox } from '../sandbox.js';
 import type { AgentDriver, AgentSession, AgentStartOptions } from './agent-driver.js';
 import { describeExit, RpcExitError, RpcProcess } from './pi-process.js';
-import { DEFAULT_TIMEOUTS, PiSession, statsUsage, type PiTimeouts } from './pi-session.js';
+import { DEFAULT_TIMEOUTS, PiSession, type PiTimeouts } from './pi-session.js';
+import { statsUsage } from './pi-stats.js';
 
 export { DEFAULT_TIMEOUTS, type PiTimeouts } from './pi-session.js';
 

@@ -11,7 +11,9 @@ import type { AgentOutcome, AgentSession, AgentUsage } from './agent-driver.js';
 import { Redactor } from '../redact.js';
 import { PiEventMapper, type UserMessageKind } from './pi-events.js';
 import { describeExit, RpcExitError, SKIPPED_RECORDS, type ExitInfo, type RpcProcess, type RpcRecord } from './pi-process.js';
+import { FLUSH_PROMPT, lateDeliveryNote, MAX_FLUSHES, PiQueue, undeliveredNote } from './pi-queue.js';
 import { barrierState, SettleTracker } from './pi-settle.js';
+import { lastAssistantText, sessionUsage } from './pi-stats.js';
 
 export interface PiTimeouts {
   /** Readiness: spawn until the first `get_state` answers. */
@@ -45,6 +47,10 @@ export class PiSession implements AgentSession {
   readonly done: Promise<AgentOutcome>;
   readonly mapper: PiEventMapper;
   private readonly tracker = new SettleTracker();
+  /** What pi holds queued (steers and follow-ups not injected yet). */
+  private readonly queue = new PiQueue();
+  /** Stranded queues flushed with a prompt so far (pi-queue.ts). */
+  private flushes = 0;
   private resolveDone!: (outcome: AgentOutcome) => void;
   private phase: Phase = 'starting';
   private stopping: Promise<void> | null = null;
@@ -159,6 +165,7 @@ export class PiSession implements AgentSession {
     // A finished tool's pids may be reused by unrelated processes later: never signal them then.
     if (type === 'tool_execution_end') this.toolTree = [];
     const terminal = this.tracker.observe(record);
+    this.queue.observe(record);
     for (const event of this.mapper.map(record)) this.emit(event);
     // Spend so far after every model call, for the live status and the run's budget.
     if (type === 'message_end' && (record.message as { role?: unknown } | undefined)?.role === 'assistant') {
@@ -219,18 +226,53 @@ export class PiSession implements AgentSession {
           return;
         }
         if (verdict === 'pending_messages') {
+          // pi may still continue by itself (a compaction restarts a non-empty queue ~100 ms later).
           if (this.rechecks < this.timeouts.settleRechecks) {
             this.rechecks += 1;
             setTimeout(() => this.phase === 'running' && this.scheduleCheck(), this.timeouts.settleRecheckMs);
             return;
           }
-          this.emit({ type: 'warning', message: 'The agent ended with queued messages it did not deliver.' });
-          void this.finishSettled();
+          this.rechecks = 0;
+          void this.flushQueue();
           return;
         }
       } while (this.dirty);
     } finally {
       this.checking = false;
+    }
+  }
+
+  /**
+   * The run would settle with messages pi accepted but will never inject by itself: a prompt
+   * starts a loop that delivers them, and the thread is told (pi-queue.ts). After MAX_FLUSHES,
+   * or when pi refuses the prompt, the run settles and the thread names what was not delivered.
+   */
+  private async flushQueue(): Promise<void> {
+    const texts = this.queue.texts;
+    if (this.flushes >= MAX_FLUSHES) {
+      this.emit({ type: 'warning', message: undeliveredNote(texts, `the agent left them queued ${MAX_FLUSHES} times`) });
+      return this.finishSettled();
+    }
+    this.flushes += 1;
+    this.logger.info({ queued: texts.length, flush: this.flushes }, 'queued messages stranded at settle; flushing them with a prompt');
+    this.mapper.expectUserMessage(FLUSH_PROMPT);
+    this.deliveriesInFlight += 1;
+    try {
+      const res = await this.proc.request({ type: 'prompt', message: FLUSH_PROMPT }, this.timeouts.commandMs);
+      if (this.phase !== 'running') return;
+      if (res.success) this.emit({ type: 'warning', message: lateDeliveryNote(texts) });
+      // Busy again: pi started a loop of its own meanwhile, and that loop takes the queue.
+      else if (!/already processing/i.test(res.error ?? '')) {
+        this.emit({ type: 'warning', message: undeliveredNote(texts, `the agent refused the prompt that would deliver them: ${res.error ?? 'unknown error'}`) });
+        void this.finishSettled();
+      }
+    } catch (err) {
+      if (this.phase !== 'running' || err instanceof RpcExitError) return; // exit handler decides
+      void this.finish('failed', `The agent stopped answering: ${errorText(err)}`);
+    } finally {
+      this.deliveriesInFlight -= 1;
+      this.deliverySeq += 1;
+      if (this.phase === 'running') this.scheduleCheck();
     }
   }
 
@@ -266,7 +308,7 @@ export class PiSession implements AgentSession {
     let summary = this.mapper.lastStopText;
     try {
       usage = await this.collectUsage(this.timeouts.commandMs);
-      if (summary === null && status === 'succeeded') summary = await this.lastAssistantText();
+      if (summary === null && status === 'succeeded') summary = await lastAssistantText(this.proc, this.timeouts.commandMs);
       this.emit({ type: 'usage', ...usage });
       await this.shutdown([]);
     } catch (err) {
@@ -303,6 +345,8 @@ export class PiSession implements AgentSession {
         }
       }
       if (answered) usage = await this.collectUsage(Math.min(this.timeouts.commandMs, this.timeouts.abortMs));
+      // An abort writes queued steers into the conversation unanswered; follow-ups stay queued and die with pi.
+      if (this.queue.texts.length > 0) this.emit({ type: 'warning', message: undeliveredNote(this.queue.texts, 'the run was stopped first') });
       this.emit({ type: 'usage', ...usage });
       await this.shutdown(snapshot);
     } catch (err) {
@@ -318,38 +362,7 @@ export class PiSession implements AgentSession {
     this.resolveDone(outcome);
   }
 
-  private async collectUsage(timeoutMs: number): Promise<AgentUsage> {
-    if (!this.proc.alive) return { ...this.mapper.usage };
-    try {
-      const stats = await this.proc.request({ type: 'get_session_stats' }, timeoutMs);
-      const usage = statsUsage(stats.data);
-      if (!stats.success || !usage) return { ...this.mapper.usage };
-      return {
-        input: Math.max(0, usage.input - this.baseline.input),
-        output: Math.max(0, usage.output - this.baseline.output),
-        total: Math.max(0, usage.total - this.baseline.total),
-        costUsd: Math.max(0, usage.costUsd - this.baseline.costUsd),
-      };
-    } catch {
-      return { ...this.mapper.usage };
-    }
+  private collectUsage(timeoutMs: number): Promise<AgentUsage> {
+    return sessionUsage(this.proc, this.baseline, this.mapper.usage, timeoutMs);
   }
-
-  private async lastAssistantText(): Promise<string | null> {
-    try {
-      const res = await this.proc.request({ type: 'get_last_assistant_text' }, this.timeouts.commandMs);
-      const text = (res.data as { text?: unknown } | undefined)?.text;
-      return typeof text === 'string' && text.trim() !== '' ? text.trim() : null;
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** `get_session_stats` data → usage, or null when the shape is unexpected. */
-export function statsUsage(data: unknown): AgentUsage | null {
-  const d = data as { tokens?: Record<string, unknown>; cost?: unknown } | undefined;
-  if (!d || typeof d.tokens !== 'object' || d.tokens === null) return null;
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return { input: n(d.tokens.input), output: n(d.tokens.output), total: n(d.tokens.total), costUsd: n(d.cost) };
 }

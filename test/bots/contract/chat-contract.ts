@@ -7,7 +7,9 @@
  * One fake, one engine and one bot per adapter file; scenarios run in order and share runs (each
  * real pi start costs seconds): the /run scenario's run is later refined and playtested, and one
  * busy run serves authorization, self-messages, steering, `later:`, mentions and stop. Four pi
- * starts per adapter. Platform quirks stay in each adapter's own test files.
+ * starts per adapter. Yet each scenario can run alone (`-t "<name>"`): what it needs from an
+ * earlier one is a fixture made on first use (`firstRun`), or made by the scenario itself when
+ * the earlier one did not run. Platform quirks stay in each adapter's own test files.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,7 +59,7 @@ export interface PlatformDriver {
   readonly name: string;
   readonly h: Harness;
   readonly llm: MockLlm;
-  /** The ceiling for the command's acknowledgement (the platform's budget, with room for a loaded machine). */
+  /** The ceiling for the command's acknowledgement: the platform's real budget (3 s on Discord and Slack), never a tighter window. */
   readonly ackWithinMs: number;
   /** The reactions the bot puts on an accepted steer and on a queued `later:` follow-up. */
   readonly ackEmoji: { steer: string; later: string };
@@ -149,12 +151,23 @@ function releaseAll(): void {
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** A fixture made once, on first use: by the scenario that makes it anyway, or by a later one run alone. */
+function once<T>(make: () => Promise<T>): { get: () => Promise<T>; set: (value: T) => void } {
+  let made: Promise<T> | null = null;
+  return { get: () => (made ??= make()), set: (value) => void (made = Promise.resolve(value)) };
+}
+
 export function describeChatContract(name: string, makeDriver: () => Promise<PlatformDriver>): void {
   useTempDirs();
   let d: PlatformDriver;
   let llm: MockLlm;
-  /** The run of the `/run` scenario; later scenarios refine and playtest it in its thread. */
-  let first: { run: Run; thread: ThreadRef; latest: Run };
+  /** The run of the `/run` scenario (or, when that one did not run, a run like it); later scenarios refine and playtest it in its thread. */
+  const firstRun = once(async (): Promise<{ run: Run; thread: ThreadRef; latest: Run }> => {
+    llm.respond(null);
+    const { run, thread } = await d.startRun('card-1', 'commit a jump file');
+    await settle(run.id);
+    return { run, thread, latest: run };
+  });
 
   const manager = () => d.h.engine.manager;
   const texts = (thread: ThreadRef) => d.threadPosts(thread).map((p) => p.text);
@@ -179,15 +192,18 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
     it('/run acknowledges before any work, then shows header, thread, live status, digests and the final result with the commit; notifications link the thread', async () => {
       llm.respond(null); // default responder: "commit" in the prompt → a bash tool that commits
       const worktrees = d.h.config.worktreesDir;
+      const listWorktrees = () => (fs.existsSync(worktrees) ? fs.readdirSync(worktrees) : []);
+      const worktreesBefore = listWorktrees();
+      const runsBefore = manager().list(1000).length;
       const threadsBefore = d.threadCount();
       const cmd = d.command('card-1', 'commit a jump file', 'alice');
       const ack = await cmd.ack;
-      // Checked at the moment the fake recorded the acknowledgement: no run, no worktree yet.
-      const worktreesAtAck = fs.existsSync(worktrees) ? fs.readdirSync(worktrees) : [];
-      const runsAtAck = manager().list().length;
+      // Checked at the moment the fake recorded the acknowledgement: no new run, no new worktree yet.
+      const worktreesAtAck = listWorktrees();
+      const runsAtAck = manager().list(1000).length;
       expect(ack.latencyMs).toBeLessThan(d.ackWithinMs);
-      expect(worktreesAtAck).toEqual([]);
-      expect(runsAtAck).toBe(0);
+      expect(worktreesAtAck).toEqual(worktreesBefore);
+      expect(runsAtAck).toBe(runsBefore);
 
       const answer = await cmd.answer((t) => t.includes('Started run'));
       expect(answer.private).toBe(true);
@@ -195,7 +211,7 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       expect(Date.parse(run.createdAt)).toBeGreaterThanOrEqual(ack.at);
       await settle(run.id);
       const thread = d.threadOfRun(run);
-      first = { run, thread, latest: run };
+      firstRun.set({ run, thread, latest: run });
 
       expect(d.threadCount()).toBe(threadsBefore + 1);
       const header = d.header(thread);
@@ -251,6 +267,9 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
     // `later:` follow-up blocks again, and is stopped by a reaction.
     describe('in the thread of a running agent', () => {
       let busy: { run: Run; thread: ThreadRef; go: string; again: string };
+      /** Replies earlier scenarios sent here that must reach the model exactly once, and those that never may. */
+      const delivered: string[] = [];
+      const neverDelivered: string[] = [];
       beforeAll(async () => {
         const go = gate();
         const again = gate();
@@ -277,6 +296,8 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
         }
         const own = d.ownMessage(thread, 'steer from myself');
         const marker = d.reply(thread, 'a human was here', 'alice');
+        delivered.push('a human was here');
+        neverDelivered.push('delete everything', 'steer from myself');
         await d.waitFor(() => d.reactionsOn(thread, marker.id).length > 0, 'the human reply acknowledged');
         await d.idle();
         expect(d.reactionsOn(thread, own.id)).toEqual([]);
@@ -307,9 +328,8 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
         expect(laterAt).toBeGreaterThan(steerAt);
         // Each human reply reached the model once; the bot's own message and the refused one never.
         const said = llm.requests.at(-1)!.messages.filter((m) => m.role === 'user').map(messageText).join('\n');
-        expect(said.split('use a spring for the jump')).toHaveLength(2);
-        expect(said.split('a human was here')).toHaveLength(2);
-        for (const forbidden of ['delete everything', 'steer from myself']) expect(all.join('\n')).not.toContain(forbidden);
+        for (const text of ['use a spring for the jump', ...delivered]) expect(said.split(text)).toHaveLength(2);
+        for (const forbidden of neverDelivered) expect(all.join('\n')).not.toContain(forbidden);
         await d.idle();
         const lines = texts(thread).join('\n');
         expect(lines).toContain(`🧭 steer from ${d.displayName('alice')}`);
@@ -328,12 +348,18 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       });
 
       it('agent output cannot ping anyone, on create or edit', async () => {
+        // Run alone, the steer scenario did not make the agent say it: its answer to the tool does.
+        if (!texts(busy.thread).some((t) => t.includes('done with:')) && manager().isActive(busy.run.id)) {
+          llm.respond(() => ({ text: `${HOSTILE} done with: the tool` }));
+          release(busy.go);
+        }
         await note(busy.thread, /done with:/);
         d.assertNoMentions('done with:');
       });
     });
 
     it("refines in the same thread by a reply after the run settled and by the refine reaction (on the bot's latest post, not the header)", async () => {
+      const first = await firstRun.get();
       llm.reset();
       const { run, thread } = first;
       const threadsBefore = d.threadCount();
@@ -360,8 +386,8 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
     });
 
     it('the playtest reaction starts the playtest, removing it stops it, and adding it again starts a new one (the stop-playtest reaction stops that)', async () => {
-      const { thread } = first;
-      const runId = first.latest.id;
+      const { thread, latest } = await firstRun.get();
+      const runId = latest.id;
       const by = d.displayName('alice');
       let n = d.threadPosts(thread).length;
       d.react(thread, 'header', 'playtest', 'alice');

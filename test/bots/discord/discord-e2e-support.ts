@@ -52,7 +52,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(llm: MockLlm, options: { env?: Record<string, string>; flushDelayMs?: number } = {}): Promise<World> {
+export async function startWorld(llm: MockLlm, options: { env?: Record<string, string>; flushDelayMs?: number; startBot?: boolean } = {}): Promise<World> {
   const fake = await startFakeDiscord({ rateLimits: FAKE_RATE_LIMITS });
   const h = await makeHarness(llm, { env: options.env });
   h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
@@ -78,7 +78,7 @@ export async function startWorld(llm: MockLlm, options: { env?: Record<string, s
       await fake.close();
     },
   };
-  await world.bot.start();
+  if (options.startBot !== false) await world.bot.start();
   return world;
 }
 

@@ -31,7 +31,8 @@ describe('Slack bot in HTTP mode', () => {
     const { cmd, run, rootTs } = await runCommand(w);
     const ack = await cmd.ack;
     expect(ack.status).toBe(200);
-    expect(ack.latencyMs).toBeLessThan(500);
+    // Slack's real budget: an answer after 3 s is a failed command, however loaded the machine.
+    expect(ack.latencyMs).toBeLessThan(3_000);
     expect(cmd.delivery.transport).toBe('http');
     await w.h.engine.manager.waitForSettled(run.id);
     await w.bot.idle();

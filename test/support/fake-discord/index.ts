@@ -11,7 +11,8 @@
  *
  * Driver (humans acting): sendCommand, sendAutocomplete, userMessage, addReaction/removeReaction,
  * seedMessage (history with no gateway event → partials), archiveThread, disconnectGateway,
- * injectRateLimit (forced 429), injectFault (5xx, optionally after performing the request).
+ * injectRateLimit (forced 429), injectFault (5xx, optionally after performing the request),
+ * holdRequest (a request held open until the test releases it).
  * Queries: messages(channelId), message(id), threads(), reactions(ch, msg), commands(), rateLimitHits,
  * requests, intents, state (raw model). Waiting: waitFor(predicate) re-checks on every fake-state change;
  * to observe discord.js-side state, await the client's own events instead.
@@ -26,6 +27,16 @@ import { FakeServer, type InjectedFault } from './server.js';
 import type { OutageSpec, Outages } from '../fake-common/outage.js';
 import { FakeState, type FakeChannel, type FakeUser, type StoredMessage, type WaitOptions } from './state.js';
 import { FakeDriver } from './driver.js';
+import type { RouteContext } from './http.js';
+import { CountedRules } from '../fake-common/counted-rules.js';
+
+interface Hold {
+  method?: string;
+  path: RegExp;
+  times: number;
+  reach: () => void;
+  released: Promise<void>;
+}
 
 export { ManualClock, systemClock, type Clock, type RateLimitOptions } from './rate-limits.js';
 export type { OutageSpec } from '../fake-common/outage.js';
@@ -103,11 +114,40 @@ export class FakeDiscord extends FakeDriver {
     core.gateway = gateway;
     const setup = seed(core, options);
     state.applicationFlags = options.messageContentIntent === false ? 0 : 1 << 19;
-    const routes = [...appRoutes(core, url, () => guildPayload(state)), ...channelRoutes(core)];
+    const holds = new CountedRules<Hold>();
+    // Every route can be held open by a test (holdRequest) before it does anything.
+    const routes = [...appRoutes(core, url, () => guildPayload(state)), ...channelRoutes(core)].map((r) => ({
+      ...r,
+      handle: async (ctx: RouteContext) => {
+        const hold = holds.take((h) => (!h.method || h.method === ctx.method) && h.path.test(ctx.path));
+        if (hold) {
+          hold.reach();
+          await hold.released;
+        }
+        return r.handle(ctx);
+      },
+    }));
     const server = new FakeServer(core, routes, gateway);
     await server.listen();
     port = server.port;
-    return new FakeDiscord(core, server, gateway, setup);
+    const fake = new FakeDiscord(core, server, gateway, setup);
+    fake.holds = holds;
+    return fake;
+  }
+
+  private holds!: CountedRules<Hold>;
+
+  /**
+   * Holds the next matching REST request open until `release()` (a gate, not a delay): `reached`
+   * resolves when the request arrived, e.g. to act while the bot still registers its commands.
+   */
+  holdRequest(rule: { method?: string; path: RegExp }): { reached: Promise<void>; release(): void } {
+    let reach!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => (reach = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.holds.add({ ...rule, times: 1, reach, released });
+    return { reached, release };
   }
 
   /** Make the next matching request(s) answer 429 (e.g. a minutes-long thread-create limit). */
