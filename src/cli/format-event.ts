@@ -49,7 +49,11 @@ export function formatEvent(event: RunEvent): string {
     case 'playtest':
       if (d.phase === 'started') return line(`playtest started: ${d.text}`);
       if (d.phase === 'output') return line(`playtest output:\n${indent(clip(d.text))}`);
+      if (d.phase === 'building') return line(`playtest building (${Math.round((d.elapsedMs ?? 0) / 1000)}s): ${clip(d.text, 200)}`);
+      if (d.phase === 'running') return line(`playtest running: ${d.text}`);
       return line(`playtest ${d.phase}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}${d.text ? `\n${indent(clip(d.text))}` : ''}`);
+    case 'playtest_media':
+      return line(`playtest ${d.files.map((f) => `${f.kind} ${f.path} (${f.bytes} bytes)`).join(', ')}${d.note ? `\n${indent(d.note)}` : ''}`);
     case 'run_settled': {
       const parts = [`${d.status.toUpperCase()}`, `branch ${d.branch ?? '-'}`, `commit ${d.commitSha?.slice(0, 10) ?? '-'}`];
       parts.push(`${Math.round(d.durationMs / 1000)}s`, `$${d.costUsd.toFixed(4)}`);

@@ -73,7 +73,28 @@ export type RunEventData =
   | { type: 'error'; message: string }
   | { type: 'warning'; message: string }
   | { type: 'stop_requested'; by: Actor | null }
-  | { type: 'playtest'; phase: 'started' | 'output' | 'exited' | 'failed'; text: string; exitCode: number | null; by: Actor | null }
+  /**
+   * A playtest's phases: `started`, `building` (repeated while cargo builds, with the elapsed time
+   * and its last line as `text`), `running` (the game started), `output` (batches of its lines),
+   * then `exited` (also when stopped: `by` names who) or `failed` (could not build or start; `text`
+   * ends with the output's tail in a code block). `logFile`: the full log under DATA_DIR.
+   */
+  | {
+      type: 'playtest';
+      phase: 'started' | 'building' | 'running' | 'output' | 'exited' | 'failed';
+      text: string;
+      exitCode: number | null;
+      by: Actor | null;
+      elapsedMs?: number;
+      logFile?: string;
+    }
+  /** Screenshots and clips of a running playtest, as files under DATA_DIR/playtests/<runId>/. */
+  | {
+      type: 'playtest_media';
+      files: { path: string; name: string; kind: 'screenshot' | 'clip'; contentType: 'image/png' | 'video/mp4'; bytes: number }[];
+      note: string | null;
+      by: Actor | null;
+    }
   | {
       type: 'run_settled';
       status: RunStatus;

@@ -4,6 +4,7 @@ import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
+import { OutboxUploadsRepo } from './outbox-uploads-repo.js';
 import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunsRepo } from './runs-repo.js';
@@ -15,6 +16,8 @@ export interface Store {
   events: RunEventsRepo;
   chatThreads: ChatThreadsRepo;
   outbox: OutboxRepo;
+  /** The files of upload rows (playtest screenshots and clips). */
+  uploads: OutboxUploadsRepo;
   inbound: InboundRepo;
   retention: RetentionRepo;
   close(): void;
@@ -38,6 +41,7 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     events: new RunEventsRepo(db),
     chatThreads: new ChatThreadsRepo(db),
     outbox: new OutboxRepo(db, redact),
+    uploads: new OutboxUploadsRepo(db),
     inbound: new InboundRepo(db),
     retention: new RetentionRepo(db),
     close: () => db.close(),

@@ -19,6 +19,7 @@ import type { ClaimedRow, OutboxRow } from '../../store/outbox-repo.js';
 import type { ChatPort } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { Pacer, PRIORITY, retryDecision, type Destination, type RequestKind, type RetryOptions } from './pacing.js';
+import { sendUpload } from './uploads.js';
 
 /** How soon a stream whose job threw (not a platform error: e.g. a busy database) is tried again. */
 const STREAM_RETRY_MS = 1000;
@@ -169,7 +170,8 @@ export class Delivery {
       this.wakeAt(stream, this.clock.now() + NO_PORT_RETRY_MS);
       return 'wait';
     }
-    const dest: Destination = { platform: port.platform, limits: port.limits, kind: requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
+    const upload = head.row.op === 'create' && store.uploads.filesOf(head.row.id) !== undefined;
+    const dest: Destination = { platform: port.platform, limits: port.limits, kind: upload ? 'upload' : requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
     // The head goes at the most urgent priority waiting behind it (order within a stream is kept).
     const priority = Math.min(head.row.priority, store.outbox.streamPriority(stream) ?? head.row.priority);
     return this.pacer.schedule(dest, priority, async (): Promise<Outcome> => {
@@ -203,6 +205,12 @@ export class Delivery {
           if (link) body = `${body} · ${link}`;
         }
         const thread = row.inThread ? row.thread : null;
+        const files = store.uploads.filesOf(row.id);
+        if (files) {
+          const sent = await sendUpload(port, row.channel, thread, files, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
+          store.outbox.markSent(row.id, sent, this.iso());
+          return;
+        }
         const ref = await port.post(row.channel, thread, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
         store.outbox.markSent(row.id, ref, this.iso());
         return;

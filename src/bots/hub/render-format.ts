@@ -67,7 +67,7 @@ export function displayActor(actor: string | null | undefined): string {
 
 export const CONTROLS_HELP =
   `Controls: ${CONTROL_EMOJI.stop} stop · ${CONTROL_EMOJI.refine} refine · ${CONTROL_EMOJI.playtest} playtest · ` +
-  `${CONTROL_EMOJI.stopPlaytest}️ stop playtest. Reply in the thread to steer the agent; start a reply with ` +
+  `${CONTROL_EMOJI.capture} screenshots of the playtest · ${CONTROL_EMOJI.stopPlaytest}️ stop playtest. Reply in the thread to steer the agent; start a reply with ` +
   '`later:` to queue a follow-up for when it would stop; reply after it finished to start a refinement.';
 
 /** The message a run's thread hangs from (in the channel). */

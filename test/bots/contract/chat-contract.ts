@@ -20,7 +20,7 @@ import { makeTempDir, useTempDirs } from '../../support/temp.js';
 
 /** `alice` may run cards; `bob` may not. */
 export type ChatUser = 'alice' | 'bob';
-export type Control = 'stop' | 'refine' | 'playtest' | 'stopPlaytest';
+export type Control = 'stop' | 'refine' | 'playtest' | 'capture' | 'stopPlaytest';
 
 /** A run's thread, as the driver knows it (Discord: thread channel; Slack: the header's ts). */
 export interface ThreadRef {
@@ -204,7 +204,7 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       expect(header.text).toContain('card-1');
       // The header names the controls; where the platform wants them, they are reactions too.
       expect(header.text).toMatch(/🛑 stop · 🔁 refine · 🎮 playtest/);
-      expect(d.headerControls(thread)).toEqual(d.controlReactions ? ['stop', 'refine', 'playtest', 'stopPlaytest'] : []);
+      expect(d.headerControls(thread)).toEqual(d.controlReactions ? ['stop', 'refine', 'playtest', 'capture', 'stopPlaytest'] : []);
       expect(answer.text).toContain(d.threadLink(thread));
 
       const inThread = d.threadPosts(thread);

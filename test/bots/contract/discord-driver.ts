@@ -10,7 +10,7 @@ import type { StoredMessage } from '../../support/fake-discord/index.js';
 import { AGENT_WAIT, botMessages, runCommand, startWorld, type World } from '../discord/discord-e2e-support.js';
 import { contractEnv, type ChatUser, type CommandHandle, type Control, type PlatformDriver, type Post, type PrivateAnswer, type ThreadRef } from './chat-contract.js';
 
-const EMOJI: Record<Control, string> = { stop: '🛑', refine: '🔁', playtest: '🎮', stopPlaytest: '⏹️' };
+const EMOJI: Record<Control, string> = { stop: '🛑', refine: '🔁', playtest: '🎮', capture: '📸', stopPlaytest: '⏹️' };
 const CONTROL_OF = new Map(Object.entries(EMOJI).map(([control, emoji]) => [emoji, control as Control]));
 
 const post = (m: StoredMessage): Post => ({ id: m.id, text: m.content, edits: m.edits.length });

@@ -10,7 +10,7 @@ import type { ResponseUrlPost, StoredMessage } from '../../support/fake-slack/in
 import { botPosts, runCommand, startWorld, threadPosts, type World } from '../slack/slack-e2e-support.js';
 import { contractEnv, type ChatUser, type CommandHandle, type Control, type PlatformDriver, type Post, type PrivateAnswer, type ThreadRef } from './chat-contract.js';
 
-const NAME: Record<Control, string> = { stop: 'octagonal_sign', refine: 'repeat', playtest: 'video_game', stopPlaytest: 'stop_button' };
+const NAME: Record<Control, string> = { stop: 'octagonal_sign', refine: 'repeat', playtest: 'video_game', capture: 'camera_with_flash', stopPlaytest: 'stop_button' };
 const CONTROL_OF = new Map(Object.entries(NAME).map(([control, name]) => [name, control as Control]));
 /** Ceiling for waits on the agent's progress; waits end on the signal. */
 const LONG = { timeoutMs: 100_000 };

@@ -17,6 +17,7 @@ import { FakeSlackDriver } from './driver.js';
 import type { CoreOptions, SlackCore } from './operations.js';
 import { Ids, TsGenerator } from './payloads.js';
 import { RateLimiter, resolveRateLimits, systemClock, type Clock, type InjectedRateLimit, type RateLimitOptions } from './rate-limits.js';
+import { filesOf, type StoredFile } from './files.js';
 import { FakeServer, type InjectedFault } from './server.js';
 import { FakeSocketMode } from './socket-mode.js';
 import { FakeState, type FakeChannel, type WaitOptions } from './state.js';
@@ -26,6 +27,7 @@ export { slackSignature, STALE_SECONDS } from './http-mode.js';
 export type * from './state.js';
 export type { SlashCommandHandle, SlashCommandSpec } from './driver.js';
 export type { InjectedFault } from './server.js';
+export type { StoredFile } from './files.js';
 
 export const DEFAULT_SUBSCRIBED_EVENTS = ['message', 'app_mention', 'reaction_added', 'reaction_removed'];
 
@@ -89,7 +91,7 @@ export class FakeSlack extends FakeSlackDriver {
       signingSecret: options.signingSecret ?? 'fake-signing-secret-8f14e45fceea167a',
       subscribedEvents: new Set(options.subscribedEvents ?? DEFAULT_SUBSCRIBED_EVENTS),
       dispatchEdits: options.dispatchEdits ?? true,
-      botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'],
+      botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read', 'files:write'],
     };
     const core: SlackCore = {
       state, ids, clock, ts: new TsGenerator(clock), limiter: new RateLimiter(resolveRateLimits(options.rateLimits), clock), options: coreOptions,
@@ -113,6 +115,11 @@ export class FakeSlack extends FakeSlackDriver {
 
   get mode(): 'socket' | 'http' {
     return this.router.mode;
+  }
+
+  /** Files uploaded through files.getUploadURLExternal and the upload URL, with their bytes, in order. */
+  uploadedFiles(): StoredFile[] {
+    return [...filesOf(this.core).values()];
   }
 
   /** Make the next matching call(s) answer 429 with `Retry-After` (counted in rateLimitHits with `injected: true`). */

@@ -9,6 +9,7 @@ import { CountedRules } from '../fake-common/counted-rules.js';
 import { LoopbackServer } from '../fake-common/loopback-server.js';
 import { SlackApiError, type SlackCore } from './operations.js';
 import { retryAfterSeconds } from './rate-limits.js';
+import { fileMethods, handleUpload } from './files.js';
 import type { FakeSocketMode } from './socket-mode.js';
 import type { RequestRecord } from './state.js';
 import { str, webApiMethods, type MethodDef, type Params, type TokenKind } from './web-api.js';
@@ -33,7 +34,7 @@ export class FakeServer extends LoopbackServer {
     readonly socketMode: FakeSocketMode,
   ) {
     super({ accepts: (pathname) => pathname.startsWith('/link'), target: socketMode });
-    this.methods = webApiMethods(core);
+    this.methods = { ...webApiMethods(core), ...fileMethods(core) };
   }
 
   injectFault(fault: InjectedFault): void {
@@ -41,6 +42,7 @@ export class FakeServer extends LoopbackServer {
   }
 
   protected override async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await handleUpload(this.core, req, res)) return;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let params: Params;
     try {
