@@ -97,10 +97,9 @@ function parseBudget(value: string | undefined): number | null {
   return n;
 }
 
-/** Returns the limits, or throws an Error whose message lists every bad variable. */
-export function parseLimits(env: LimitsEnv): LimitsConfig {
-  const problems: string[] = [];
-  const take = <T>(fn: () => T, fallback: T): T => {
+/** `take(fn, fallback)`: fn's value, or `fallback` with fn's error message added to `problems`. */
+export function collecting(problems: string[]): <T>(fn: () => T, fallback: T) => T {
+  return (fn, fallback) => {
     try {
       return fn();
     } catch (err) {
@@ -108,6 +107,12 @@ export function parseLimits(env: LimitsEnv): LimitsConfig {
       return fallback;
     }
   };
+}
+
+/** Returns the limits, or throws an Error whose message lists every bad variable. */
+export function parseLimits(env: LimitsEnv): LimitsConfig {
+  const problems: string[] = [];
+  const take = collecting(problems);
   const duration = (name: keyof typeof LIMIT_DEFAULTS, maxMs?: number) =>
     take(() => parseDuration(name, env[name] ?? LIMIT_DEFAULTS[name], maxMs), { ms: 1, text: '' });
   const size = (name: keyof typeof LIMIT_DEFAULTS) => take(() => parseSize(name, env[name] ?? LIMIT_DEFAULTS[name]), 1);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import shellQuote from 'shell-quote';
 import { z } from 'zod';
 import { parseLimits, type LimitsConfig } from './config-limits.js';
+import { parsePlaytestConfig, type PlaytestConfig } from './config-playtest.js';
 import { UserError } from './core/errors.js';
 import { buildAgentEnv, looksSecret } from './agent-env.js';
 
@@ -73,6 +74,8 @@ export interface Config {
   queue: { maxConcurrentRuns: number; maxRunsPerUser: number | null };
   /** Time, cost, disk and retention bounds (src/config-limits.ts). */
   limits: LimitsConfig;
+  /** Playtest display, capture and shared build settings (src/config-playtest.ts). */
+  playtest: PlaytestConfig;
 }
 
 /** The bot's own credentials, removed from its environment once read (see scrubBotSecrets). */
@@ -117,6 +120,14 @@ const schema = z.object({
   MIN_FREE_DISK: optional,
   AGENT_MAX_LINE: optional,
   DATA_RETENTION: optional,
+  // --- playtests (src/config-playtest.ts parses them; DISPLAY/XAUTHORITY are the bot's own X session) ---
+  PLAYTEST_DISPLAY: optional,
+  PLAYTEST_RESOLUTION: optional,
+  PLAYTEST_CAPTURE_AFTER: optional,
+  PLAYTEST_CLIP: optional,
+  PLAYTEST_CARGO_TARGET_DIR: optional,
+  DISPLAY: optional,
+  XAUTHORITY: optional,
   // --- issue 8 (safety) ---
   AGENT_ENV: optional.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be comma-separated variable names').optional()),
   SECRET_VALUES: optional,
@@ -194,6 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const repoRoot = path.resolve(cwd, e.REPO_ROOT ?? '.');
   const dataDir = path.resolve(repoRoot, e.DATA_DIR ?? '.chatops');
   const worktreesDir = path.resolve(repoRoot, e.WORKTREES_DIR ?? path.join(dataDir, 'worktrees'));
+  let playtest: PlaytestConfig;
+  try {
+    playtest = parsePlaytestConfig(e, dataDir);
+  } catch (err) {
+    throw new UserError('CONFIG_INVALID', `Invalid configuration:\n  ${(err as Error).message}\nSee .env.example for every variable.`);
+  }
 
   let agentCommand: string;
   let agentArgs: string[];
@@ -269,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     auth: { allowedUsers, allowedRoles: list(e.ALLOWED_ROLES), allowAll },
     queue: { maxConcurrentRuns: e.MAX_CONCURRENT_RUNS ?? Math.max(1, os.availableParallelism()), maxRunsPerUser: e.MAX_RUNS_PER_USER ?? null },
     limits,
+    playtest,
   };
 }
 

@@ -56,7 +56,7 @@ export interface EngineOptions {
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
-  for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir]) ensurePrivateDir(dir);
+  for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir, config.playtest.filesDir]) ensurePrivateDir(dir);
   const redactor = new Redactor(config.secretValues);
   const store = openStore(config.dbFile, { redact: redactor.redact });
   const worktrees = new Worktrees({
@@ -80,6 +80,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     onEvent: (runId, data) => events.append(runId, data),
     stopTimeoutMs: options.playtestStopTimeoutMs,
     timeout: config.limits.playtestTimeout,
+    settings: config.playtest,
     redactor,
     sandbox,
   });

@@ -1,19 +1,29 @@
 /**
  * Playtests: the team's game command (`cargo run` by default) run from a run's worktree, one at
- * a time per run. Output reaches the run's events as bounded, batched tails. A stop collects the
- * whole process tree first (cargo starts the game as its child) and kills every member and
- * group, so nothing outlives it.
+ * a time per run, on a display of its own (src/core/playtest-display.ts). `cargo run` is built
+ * first (src/core/playtest-build.ts) and the thread sees the phases: started, building (with the
+ * elapsed time), running, output batches, exited or failed with the output's tail. Every line
+ * goes to the full log in DATA_DIR/playtests/<runId>/<n>.log; screenshots and clips
+ * (src/core/playtest-media.ts) are emitted as `playtest_media` events.
  */
 import fs from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
-import { execa } from 'execa';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Duration } from '../config-limits.js';
+import type { PlaytestConfig } from '../config-playtest.js';
 import { UserError, errorText } from './errors.js';
-import { processTree, signalTree } from './process-tree.js';
+import { CargoBuilds, parseCargoRun, type CargoRun } from './playtest-build.js';
+import { detectCaptureTools, type CaptureTools } from './playtest-capture.js';
+import { openDisplay, type PlaytestDisplay } from './playtest-display.js';
+import { PlaytestCamera } from './playtest-media.js';
+import { MAX_TEXT, PlaytestOutput } from './playtest-output.js';
+import { killPlaytestProcessSync, spawnPlaytestProcess, stopPlaytestProcess, type PlaytestProcess, type ProcessResult } from './playtest-process.js';
+import { ensurePrivateDir } from './private-files.js';
 import { Redactor } from './redact.js';
 import type { Sandbox } from './sandbox.js';
 import type { Actor, RunEventData } from './types.js';
+
+export type PlaytestSettings = Pick<PlaytestConfig, 'display' | 'hostDisplay' | 'resolution' | 'captureAfter' | 'clip' | 'cargoTargetDir' | 'filesDir'>;
 
 export interface PlaytestsOptions {
   /** A shell command line, e.g. `cargo run`. */
@@ -22,211 +32,111 @@ export interface PlaytestsOptions {
   env: Record<string, string>;
   logger: Logger;
   onEvent: (runId: string, data: RunEventData) => void;
+  /** Display, capture, shared cargo target and DATA_DIR/playtests (src/config-playtest.ts). */
+  settings: PlaytestSettings;
   /** How long a stop waits after SIGTERM before SIGKILL. Default 5000 ms. */
   stopTimeoutMs?: number;
   /** Output is sent at most this often. Default 2000 ms. */
   outputFlushMs?: number;
-  /** PLAYTEST_TIMEOUT: a playtest running this long is stopped (and the thread told). None when omitted. */
+  /** While building, a `building` event with the elapsed time this often. Default 10 000 ms. */
+  progressMs?: number;
+  /** PLAYTEST_TIMEOUT: a game running this long is stopped (and the thread told). None when omitted. */
   timeout?: Duration;
   /** Known secrets, redacted from the output as it streams (also across chunk boundaries). */
   redactor?: Redactor;
-  /** Run the command inside this sandbox, with the display; null or absent: unconfined. */
+  /** Run the build and the game inside this sandbox, with the display; null or absent: unconfined. */
   sandbox?: Sandbox | null;
 }
 
-/** Lines kept for an output event and for the exit event's tail. */
-const TAIL_LINES = 20;
-/** Upper bound of an event's text. */
-const MAX_TEXT = 1500;
-/** Longest line kept; longer lines (and output without newlines) are cut. */
-const MAX_LINE = 400;
-const POLL_MS = 25;
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
-
 interface Playtest {
-  pid: number;
-  tail: string[];
-  pending: string[];
-  skipped: number;
-  timer: NodeJS.Timeout | null;
-  /** Ends the playtest at PLAYTEST_TIMEOUT. */
-  deadline: NodeJS.Timeout | null;
+  runId: string;
+  cwd: string;
+  cargo: CargoRun | null;
+  dir: string;
+  output: PlaytestOutput;
+  phase: 'starting' | 'building' | 'running';
+  proc: PlaytestProcess | null;
+  display: PlaytestDisplay | null;
+  camera: PlaytestCamera | null;
+  /** Aborted when the game ends: pending captures give up. */
+  ended: AbortController;
   stoppedBy: { by: Actor | null } | null;
   done: Promise<void>;
-  /** Closes our ends of its output pipes (the process is ended, but something may still hold them). */
-  closeOutput: () => void;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Alive and not a zombie (a killed child nobody has reaped yet counts as gone). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return !fs.existsSync('/proc/self/stat');
-  }
-}
-
-/** Keeps the end of `text` within `max` characters. */
-function tailText(text: string, max = MAX_TEXT): string {
-  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
 export class Playtests {
-  private readonly command: string;
-  private readonly env: Record<string, string>;
+  private readonly opts: PlaytestsOptions;
   private readonly log: Logger;
-  private readonly onEvent: PlaytestsOptions['onEvent'];
-  private readonly stopTimeoutMs: number;
-  private readonly outputFlushMs: number;
-  private readonly timeout: Duration | null;
   private readonly redactor: Redactor;
-  private readonly sandbox: Sandbox | null;
+  private readonly builds: CargoBuilds;
+  private tools: Promise<CaptureTools> | null = null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
-    this.command = options.command;
-    this.env = options.env;
+    this.opts = options;
     this.log = options.logger;
-    this.onEvent = options.onEvent;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
-    this.outputFlushMs = options.outputFlushMs ?? 2000;
-    this.timeout = options.timeout ?? null;
     this.redactor = options.redactor ?? Redactor.none();
-    this.sandbox = options.sandbox ?? null;
+    this.builds = new CargoBuilds(options.settings.cargoTargetDir, options.logger);
   }
 
-  /** Whether a playtest process (or its output) is still live for the run. */
+  /** Whether a playtest (its build, game or output) is still live for the run. */
   isRunning(runId: string): boolean {
     return this.active.has(runId);
   }
 
   /**
-   * Spawns the command in `cwd` (the run's worktree) in its own process group, and emits
-   * `started` at once. Output follows as `output` events; the end as `exited`, or `failed` when
-   * the command could not start (missing folder, command not found). Throws
-   * `UserError('PLAYTEST')` when one already runs for this run.
+   * Starts the run's playtest in `cwd` (its worktree) and emits `started` at once; the rest
+   * follows as events. Throws `UserError('PLAYTEST')` when one already runs for this run, the
+   * worktree is gone, or `cargo run` has no Cargo.toml to build.
    */
   start(runId: string, cwd: string, by: Actor | null): void {
-    if (this.active.has(runId)) {
-      throw new UserError('PLAYTEST', 'a playtest is already running for this run; stop it first');
-    }
+    if (this.active.has(runId)) throw new UserError('PLAYTEST', 'a playtest is already running for this run; stop it first');
     if (!fs.existsSync(cwd) || !fs.statSync(cwd).isDirectory()) {
       throw new UserError('PLAYTEST', `the run's worktree ${cwd} is gone, so there is nothing to playtest; start a new run`);
     }
-    const sandboxed = this.sandbox?.wrap('/bin/sh', ['-c', this.command], { cwd, env: this.env, display: true });
-    const subprocess = execa(sandboxed?.command ?? this.command, sandboxed?.args ?? [], {
-      shell: !sandboxed,
-      cwd,
-      env: this.env,
-      extendEnv: false,
-      detached: true,
-      cleanup: false,
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
-      windowsHide: true,
-    });
+    const cargo = parseCargoRun(this.opts.command);
+    if (cargo && !fs.existsSync(path.join(cwd, 'Cargo.toml'))) {
+      throw new UserError(
+        'PLAYTEST',
+        `this run's worktree has no Cargo.toml, so \`${this.opts.command}\` has nothing to build. If the game is not a Rust/cargo project, set PLAYTEST_COMMAND in the bot's .env to the command that starts it (see .env.example).`,
+      );
+    }
+    const dir = path.join(this.opts.settings.filesDir, runId);
+    ensurePrivateDir(dir);
+    const n = fs.readdirSync(dir).filter((f) => /^\d+\.log$/.test(f)).length + 1;
     const entry: Playtest = {
-      pid: subprocess.pid ?? 0,
-      tail: [],
-      pending: [],
-      skipped: 0,
-      timer: null,
-      deadline: null,
+      runId,
+      cwd,
+      cargo,
+      dir,
+      output: new PlaytestOutput(path.join(dir, `${n}.log`), this.opts.outputFlushMs ?? 2000, (text) => this.emitPhase(entry, 'output', text, null, null)),
+      phase: 'starting',
+      proc: null,
+      display: null,
+      camera: null,
+      ended: new AbortController(),
       stoppedBy: null,
       done: Promise.resolve(),
-      closeOutput: () => {
-        subprocess.stdout?.destroy();
-        subprocess.stderr?.destroy();
-      },
     };
     this.active.set(runId, entry);
-    this.log.info({ runId, pid: entry.pid, cwd, command: this.command }, 'playtest started');
-    this.emit(runId, { type: 'playtest', phase: 'started', text: this.command, exitCode: null, by });
-    if (this.timeout) {
-      const limit = this.timeout;
-      entry.deadline = setTimeout(() => {
-        if (this.active.get(runId) !== entry || entry.stoppedBy) return;
-        this.log.info({ runId, pid: entry.pid, timeout: limit.text }, 'playtest reached PLAYTEST_TIMEOUT; stopping it');
-        this.emit(runId, { type: 'warning', message: `🎮 The playtest ran for ${limit.text} (PLAYTEST_TIMEOUT); stopping it. React 🎮 again to start a new one.` });
-        void this.stop(runId, null);
-      }, limit.ms);
-      entry.deadline.unref();
-    }
-
-    for (const stream of [subprocess.stdout, subprocess.stderr]) {
-      if (!stream) continue;
-      const decoder = new StringDecoder('utf8');
-      const secrets = this.redactor.stream();
-      let carry = '';
-      const take = (chunk: string): void => {
-        const parts = (carry + chunk).split(/\r\n|\n|\r/);
-        carry = parts.pop() ?? '';
-        if (carry.length > MAX_LINE) {
-          parts.push(carry);
-          carry = '';
-        }
-        for (const line of parts) this.addLine(runId, entry, line);
-      };
-      stream.on('data', (chunk: Buffer) => take(secrets.push(decoder.write(chunk))));
-      stream.on('end', () => {
-        take(secrets.push(decoder.end()) + secrets.end());
-        if (carry) this.addLine(runId, entry, carry);
-        carry = '';
-      });
-    }
-
-    entry.done = subprocess.then(
-      (result) => this.finish(runId, entry, result),
-      (err: unknown) => this.finish(runId, entry, { failed: true, shortMessage: errorText(err) }),
-    );
+    this.log.info({ runId, cwd, command: this.opts.command, log: entry.output.logFile }, 'playtest started');
+    entry.output.write(`playtest of run ${runId} in ${cwd}: ${this.opts.command}`);
+    this.emitPhase(entry, 'started', this.opts.command, null, by);
+    entry.done = this.play(entry, n).catch((err: unknown) => this.log.error({ runId, err: errorText(err) }, 'playtest failed unexpectedly'));
   }
 
   /**
-   * Stops the run's playtest: SIGTERM to its whole process tree and groups, SIGKILL to whatever
-   * is left after `stopTimeoutMs`. Resolves once the process has exited and its `exited` event
-   * (naming `by`) was emitted; false when nothing was running. Safe to call twice.
+   * Stops the run's playtest (its build or game, whole tree, then its display). Resolves once
+   * all of it is gone and the `exited` event (naming `by`) was emitted; false when nothing was
+   * running. Safe to call twice.
    */
   async stop(runId: string, by: Actor | null): Promise<boolean> {
     const entry = this.active.get(runId);
     if (!entry) return false;
-    if (entry.stoppedBy) {
-      await entry.done;
-      return true;
-    }
-    entry.stoppedBy = { by };
-    this.log.info({ runId, pid: entry.pid, by }, 'stopping playtest');
-    // Collect the tree before anyone exits and is re-parented away from it.
-    const pids = entry.pid > 0 ? processTree(entry.pid) : [];
-    const signal = (sig: NodeJS.Signals): void => {
-      const now = entry.pid > 0 ? processTree(entry.pid) : [];
-      const all = [...new Set([...pids, ...now, ...pids.flatMap((p) => (running(p) ? processTree(p) : []))])];
-      if (entry.pid > 0) signalTree([entry.pid], sig); // the group, even when its leader is gone
-      signalTree(all, sig);
-      for (const pid of all) if (!pids.includes(pid)) pids.push(pid);
-    };
-    signal('SIGTERM');
-    if (!(await this.waitGone(entry, pids, this.stopTimeoutMs))) {
-      this.log.warn({ runId, alive: pids.filter(running) }, 'playtest ignored SIGTERM; killing');
-      signal('SIGKILL');
-      if (!(await this.waitGone(entry, pids, this.stopTimeoutMs))) {
-        // The playtest is gone, but a process that left its tree (started in a group of its own
-        // as it was being stopped) may still hold its output open: stop reading, so the stop ends.
-        this.log.warn({ runId, alive: pids.filter(running) }, 'playtest output still open after SIGKILL; closing our end');
-        entry.closeOutput();
-      }
+    if (!entry.stoppedBy) {
+      entry.stoppedBy = { by };
+      this.log.info({ runId, by }, 'stopping playtest');
+      if (entry.proc) await stopPlaytestProcess(entry.proc, this.opts.stopTimeoutMs ?? 5000, this.log);
     }
     await entry.done;
     return true;
@@ -237,89 +147,163 @@ export class Playtests {
     await Promise.all([...this.active.keys()].map((runId) => this.stop(runId, by)));
   }
 
-  /** Last resort on process exit (no event loop left): SIGKILL every playtest's whole tree. */
+  /** Last resort on process exit (no event loop left): SIGKILL every playtest's tree and display. */
   killAllSync(): void {
-    for (const entry of this.active.values()) signalTree(processTree(entry.pid), 'SIGKILL');
-  }
-
-  /** True once the root has exited and every collected pid is gone, false after `ms`. */
-  private async waitGone(entry: Playtest, pids: number[], ms: number): Promise<boolean> {
-    let exited = false;
-    void entry.done.then(() => {
-      exited = true;
-    });
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (exited && !pids.some(running)) return true;
-      if (Date.now() >= deadline) return false;
-      await delay(POLL_MS);
+    for (const entry of this.active.values()) {
+      if (entry.proc) killPlaytestProcessSync(entry.proc);
+      entry.display?.killSync();
     }
   }
 
-  private addLine(runId: string, entry: Playtest, raw: string): void {
-    let line = raw.replace(ANSI, '').trimEnd();
-    if (line === '') return;
-    if (line.length > MAX_LINE) line = `${line.slice(0, MAX_LINE - 1)}…`;
-    entry.tail.push(line);
-    if (entry.tail.length > TAIL_LINES) entry.tail.shift();
-    entry.pending.push(line);
-    if (entry.pending.length > TAIL_LINES) {
-      entry.pending.shift();
-      entry.skipped += 1;
+  /** Takes a screenshot of the run's running game and emits it as `playtest_media` (📸). */
+  async capture(runId: string, by: Actor | null): Promise<void> {
+    const entry = this.active.get(runId);
+    if (!entry || entry.stoppedBy) throw new UserError('PLAYTEST', 'no playtest is running for this run; react 🎮 to start one');
+    if (entry.phase !== 'running' || !entry.camera) throw new UserError('PLAYTEST', 'the game is not running yet (it is still building or starting); react 📸 again once it runs');
+    if (!entry.camera.hasDisplay) throw new UserError('PLAYTEST', 'this playtest has no display to capture (see PLAYTEST_DISPLAY in .env.example)');
+    const file = await entry.camera.shot();
+    this.emit(runId, { type: 'playtest_media', files: [file], note: null, by });
+  }
+
+  private async play(entry: Playtest, n: number): Promise<void> {
+    let result: ProcessResult | null = null;
+    let failure: string | null = null;
+    try {
+      let command = this.opts.command;
+      let args: string[] = [];
+      if (entry.cargo) {
+        const built = await this.build(entry, entry.cargo);
+        if (!built.ok) {
+          result = built.result;
+          failure = entry.stoppedBy ? null : built.message;
+        } else {
+          [command, args] = [built.binary, entry.cargo.gameArgs];
+        }
+      }
+      if (!failure && !entry.stoppedBy) {
+        // After the build: a long build keeps no idle X server.
+        entry.display = await openDisplay(this.opts.settings, this.opts.env, this.log);
+        if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
+        const tools = entry.display.name ? await (this.tools ??= detectCaptureTools()) : { import: false, ffmpeg: false, xdotool: false };
+        entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);
+        await entry.camera.before();
+        result = await this.runGame(entry, command, args);
+      }
+    } catch (err) {
+      if (!entry.stoppedBy) failure = err instanceof UserError ? `Could not start the playtest: ${err.message}` : `Could not start the playtest: ${errorText(err)}`;
+    } finally {
+      entry.ended.abort();
+      entry.output.flush();
+      await entry.display?.close();
+      if (entry.cargo) fs.rmSync(path.join(entry.dir, 'bin'), { recursive: true, force: true });
     }
-    if (!entry.timer) entry.timer = setTimeout(() => this.flush(runId, entry), this.outputFlushMs);
+    this.finish(entry, result, failure);
   }
 
-  /** Emits the lines gathered since the last output event (only the tail when output floods). */
-  private flush(runId: string, entry: Playtest): void {
-    entry.timer = null;
-    if (entry.pending.length === 0 || this.active.get(runId) !== entry) return;
-    const head = entry.skipped > 0 ? `… (${entry.skipped} lines skipped)\n` : '';
-    const text = head + tailText(entry.pending.join('\n'), MAX_TEXT - head.length);
-    entry.pending = [];
-    entry.skipped = 0;
-    this.emit(runId, { type: 'playtest', phase: 'output', text, exitCode: null, by: null });
+  private async build(entry: Playtest, cargo: CargoRun): ReturnType<CargoBuilds['build']> {
+    entry.phase = 'building';
+    entry.output.section('cargo build');
+    const started = Date.now();
+    const progress = (): void => this.emitPhase(entry, 'building', entry.output.last ?? 'cargo build', null, null, Date.now() - started);
+    progress();
+    const timer = setInterval(progress, this.opts.progressMs ?? 10_000);
+    try {
+      return await this.builds.build({
+        cwd: entry.cwd,
+        env: this.opts.env,
+        run: cargo,
+        destDir: path.join(entry.dir, 'bin'),
+        cancelled: () => entry.stoppedBy !== null,
+        spawn: (command, args, env, onStdout) =>
+          this.spawn(entry, command, args, env, false, (line, stream) => (stream === 'stdout' ? onStdout(line) : entry.output.add(line, { batch: false }))),
+      });
+    } finally {
+      clearInterval(timer);
+    }
   }
 
-  private finish(
-    runId: string,
-    entry: Playtest,
-    result: { exitCode?: number; signal?: string; failed?: boolean; shortMessage?: string },
-  ): void {
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = null;
-    if (entry.deadline) clearTimeout(entry.deadline);
-    entry.deadline = null;
-    if (this.active.get(runId) === entry) this.active.delete(runId);
-    const exitCode = result.exitCode ?? null;
-    const tail = entry.tail.length > 0 ? `\nLast output:\n${entry.tail.join('\n')}` : '';
-    const cmd = `\`${this.command}\``;
-    let phase: 'exited' | 'failed' = 'exited';
+  private async runGame(entry: Playtest, command: string, args: string[]): Promise<ProcessResult> {
+    const env = { ...this.opts.env, ...entry.display!.env, ...(entry.cargo ? { CARGO_MANIFEST_DIR: entry.cwd } : {}) };
+    entry.output.section('game');
+    entry.phase = 'running';
+    const proc = this.spawn(entry, command, args, env, !entry.cargo, (line) => entry.output.add(line));
+    this.emitPhase(entry, 'running', entry.cargo ? `${path.basename(command)} ${args.join(' ')}`.trim() : command, null, null);
+    const timeout = this.opts.timeout;
+    const deadline = timeout
+      ? setTimeout(() => {
+          if (this.active.get(entry.runId) !== entry || entry.stoppedBy) return;
+          this.log.info({ runId: entry.runId, timeout: timeout.text }, 'playtest reached PLAYTEST_TIMEOUT; stopping it');
+          this.emit(entry.runId, { type: 'warning', message: `🎮 The playtest ran for ${timeout.text} (PLAYTEST_TIMEOUT); stopping it. React 🎮 again to start a new one.` });
+          void this.stop(entry.runId, null);
+        }, timeout.ms)
+      : null;
+    deadline?.unref();
+    const capture = entry.camera!.hasDisplay ? this.firstCapture(entry) : Promise.resolve();
+    const result = await proc.result;
+    if (deadline) clearTimeout(deadline);
+    entry.ended.abort();
+    await capture;
+    return result;
+  }
+
+  private async firstCapture(entry: Playtest): Promise<void> {
+    try {
+      const media = await entry.camera!.first(entry.ended.signal);
+      if (media) this.emit(entry.runId, { type: 'playtest_media', files: media.files, note: media.note, by: null });
+    } catch (err) {
+      if (entry.ended.signal.aborted) return;
+      this.emit(entry.runId, { type: 'warning', message: `🎮 Could not capture the playtest's screen: ${err instanceof UserError ? err.message : errorText(err)}` });
+    }
+  }
+
+  private spawn(entry: Playtest, command: string, args: string[], env: Record<string, string>, shell: boolean, onLine: (line: string, stream: 'stdout' | 'stderr') => void): PlaytestProcess {
+    const { sandbox } = this.opts;
+    const target = this.opts.settings.cargoTargetDir;
+    // A stop between two of its processes: start no further one.
+    if (entry.stoppedBy) throw new Error('the playtest was stopped');
+    const [cmd, argv] = shell ? ['/bin/sh', ['-c', command]] : [command, args];
+    const wrapped = sandbox?.wrap(cmd, argv, { cwd: entry.cwd, env, display: true, rw: target ? [target] : [], ro: [path.join(entry.dir, 'bin')] });
+    entry.proc = spawnPlaytestProcess(wrapped?.command ?? cmd, wrapped?.args ?? argv, { cwd: entry.cwd, env, shell: false, redactor: this.redactor, onLine });
+    return entry.proc;
+  }
+
+  private finish(entry: Playtest, result: ProcessResult | null, failure: string | null): void {
+    if (this.active.get(entry.runId) === entry) this.active.delete(entry.runId);
+    const exitCode = result?.exitCode ?? null;
+    const cmd = `\`${this.opts.command}\``;
+    let phase: 'exited' | 'failed' = 'failed';
     let head: string;
     if (entry.stoppedBy) {
+      phase = 'exited';
       head = `Playtest ${cmd} stopped by ${entry.stoppedBy.by ?? 'the bot'}.`;
-    } else if (exitCode === null && !result.signal) {
-      phase = 'failed';
-      head = `Could not start playtest ${cmd}: ${result.shortMessage ?? 'unknown error'}`;
+    } else if (failure) {
+      head = failure;
+    } else if (!result || (result.exitCode === undefined && !result.signal)) {
+      head = `Could not start playtest ${cmd}: ${result?.shortMessage ?? 'unknown error'}`;
     } else if (exitCode === 127) {
-      phase = 'failed';
       head = `Could not start playtest ${cmd}: command not found (exit 127). Is it installed and on the bot's PATH? Set PLAYTEST_COMMAND to change it.`;
     } else if (exitCode === 126) {
-      phase = 'failed';
       head = `Could not start playtest ${cmd}: the command is not executable (exit 126).`;
-    } else if (exitCode === null) {
-      head = `Playtest ${cmd} was killed by ${result.signal}.`;
     } else {
-      head = `Playtest ${cmd} exited with code ${exitCode}.`;
+      phase = 'exited';
+      head = exitCode === null ? `Playtest ${cmd} was killed by ${result.signal}.` : `Playtest ${cmd} exited with code ${exitCode}.`;
     }
-    this.log.info({ runId, pid: entry.pid, exitCode, signal: result.signal, phase }, 'playtest ended');
-    const text = head + tailText(tail, MAX_TEXT - head.length);
-    this.emit(runId, { type: 'playtest', phase, text, exitCode, by: entry.stoppedBy?.by ?? null });
+    const logLine = `\nFull log: ${entry.output.logFile}`;
+    const text = head + entry.output.tailBlock(MAX_TEXT - head.length - logLine.length) + logLine;
+    entry.output.write(`===== ${head}`);
+    entry.output.close();
+    this.log.info({ runId: entry.runId, exitCode, signal: result?.signal, phase }, 'playtest ended');
+    this.emitPhase(entry, phase, text, exitCode, entry.stoppedBy?.by ?? null);
+  }
+
+  private emitPhase(entry: Playtest, phase: Extract<RunEventData, { type: 'playtest' }>['phase'], text: string, exitCode: number | null, by: Actor | null, elapsedMs?: number): void {
+    const withLog = phase === 'exited' || phase === 'failed' || phase === 'started';
+    this.emit(entry.runId, { type: 'playtest', phase, text, exitCode, by, ...(elapsedMs === undefined ? {} : { elapsedMs }), ...(withLog ? { logFile: entry.output.logFile } : {}) });
   }
 
   private emit(runId: string, data: RunEventData): void {
     try {
-      this.onEvent(runId, data);
+      this.opts.onEvent(runId, data);
     } catch (err) {
       this.log.error({ runId, err: errorText(err) }, 'playtest event handler failed');
     }

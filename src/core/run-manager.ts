@@ -442,8 +442,6 @@ export class RunManager {
 
   async capturePlaytest(runId: string, by: string | null): Promise<void> {
     this.require(runId);
-    // Until the capture of issue 11's core (branch playtest-core) is merged, say so instead of pretending.
-    if (!this.deps.playtests.capture) throw new UserError('PLAYTEST', 'this build of the bot cannot capture the playtest\'s screen yet');
     return this.deps.playtests.capture(runId, by);
   }
 

@@ -26,7 +26,7 @@ export interface PlaytestOps {
   start(runId: string, cwd: string, by: string | null): void;
   stop(runId: string, by: string | null): Promise<boolean>;
   /** A screenshot of the running game as a `playtest_media` event; UserError when none runs. */
-  capture?(runId: string, by: string | null): Promise<void>;
+  capture(runId: string, by: string | null): Promise<void>;
   stopAll(): Promise<void>;
   /** Kills every playtest tree synchronously (for `process.on('exit')`). */
   killAllSync(): void;

@@ -53,6 +53,9 @@ export interface SandboxTarget {
   env: Record<string, string>;
   /** Playtests get the display, GPU and sound devices. */
   display?: boolean;
+  /** More folders writable / read-only inside (a playtest's shared cargo target, its copied game binary). */
+  rw?: string[];
+  ro?: string[];
 }
 
 function exists(p: string): boolean {
@@ -176,6 +179,8 @@ export function bwrapArgs(layout: SandboxLayout, target: SandboxTarget): string[
     protect.push(path.join(git.commonDir, 'config'), path.join(git.commonDir, 'hooks'));
   }
   if (target.sessionFile) add('--bind', target.sessionFile);
+  for (const p of target.ro ?? []) add('--ro-bind-try', p);
+  for (const p of target.rw ?? []) add('--bind-try', p);
   binds.sort((a, b) => depth(a.src) - depth(b.src));
   for (const b of binds) args.push(...(b.flag === '--tmpfs' ? [b.flag, b.src] : [b.flag, b.src, b.src]));
   // A run in the checkout itself: the bot's folders inside it stay hidden, its git config and hooks read-only.

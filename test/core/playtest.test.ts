@@ -7,8 +7,7 @@ import { UserError } from '../../src/core/errors.js';
 import { Playtests, type PlaytestsOptions } from '../../src/core/playtest.js';
 import type { RunEventData } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
-
-type PlaytestEvent = Extract<RunEventData, { type: 'playtest' }>;
+import { PlaytestRecorder } from '../support/playtest-recorder.js';
 
 const GAME = fileURLToPath(new URL('../fixtures/playtest/game.mjs', import.meta.url));
 const game = (flags: string): string => `"${process.execPath}" "${GAME}" ${flags}`;
@@ -16,36 +15,7 @@ const game = (flags: string): string => `"${process.execPath}" "${GAME}" ${flags
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
 
-/** Records events per run and resolves waiters when a matching event arrives. */
-class Recorder {
-  readonly events: { runId: string; data: PlaytestEvent }[] = [];
-  private waiters: { match: (runId: string, e: PlaytestEvent) => boolean; resolve: (e: PlaytestEvent) => void }[] = [];
-
-  readonly onEvent = (runId: string, data: RunEventData): void => {
-    if (data.type !== 'playtest') throw new Error(`unexpected event ${data.type}`);
-    this.events.push({ runId, data });
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(runId, data)) return true;
-      w.resolve(data);
-      return false;
-    });
-  };
-
-  of(runId: string): PlaytestEvent[] {
-    return this.events.filter((e) => e.runId === runId).map((e) => e.data);
-  }
-
-  /** The first event (past or future) of `runId` that matches. */
-  waitFor(runId: string, match: (e: PlaytestEvent) => boolean): Promise<PlaytestEvent> {
-    const seen = this.of(runId).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.waiters.push({ match: (r, e) => r === runId && match(e), resolve }));
-  }
-
-  ended(runId: string): Promise<PlaytestEvent> {
-    return this.waitFor(runId, (e) => e.phase === 'exited' || e.phase === 'failed');
-  }
-
+class Recorder extends PlaytestRecorder {
   /** Waits for the fixture's `pids <self> <child> <child>` line. */
   async pids(runId: string): Promise<number[]> {
     const e = await this.waitFor(runId, (d) => d.phase === 'output' && /pids \d+/.test(d.text));
@@ -68,7 +38,9 @@ const cwd = fs.realpathSync(os.tmpdir());
 let current: Playtests | null = null;
 
 function playtests(command: string, rec: Recorder, opts: Partial<Pick<PlaytestsOptions, 'stopTimeoutMs' | 'timeout' | 'onEvent'>> = {}): Playtests {
-  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, ...opts });
+  const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-files-'));
+  const settings = { display: 'off', hostDisplay: null, resolution: { width: 320, height: 240 }, captureAfter: { ms: 1000, text: '1s' }, clip: null, cargoTargetDir: null, filesDir } as const;
+  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, settings, ...opts });
   return current;
 }
 
@@ -84,7 +56,7 @@ describe('Playtests', () => {
     const pt = playtests(game('--lines 3 --stderr --exit 3'), rec);
     pt.start('run-1', cwd, 'discord:42');
     expect(pt.isRunning('run-1')).toBe(true);
-    expect(rec.of('run-1')[0]).toEqual({ type: 'playtest', phase: 'started', text: game('--lines 3 --stderr --exit 3'), exitCode: null, by: 'discord:42' });
+    expect(rec.of('run-1')[0]).toEqual({ type: 'playtest', phase: 'started', text: game('--lines 3 --stderr --exit 3'), exitCode: null, by: 'discord:42', logFile: expect.stringMatching(/run-1\/1\.log$/) });
 
     const end = await rec.ended('run-1');
     expect(end.phase).toBe('exited');
@@ -128,7 +100,7 @@ describe('Playtests', () => {
     const [first, second] = await Promise.all([pt.stop('run-3', 'cli:ann'), pt.stop('run-3', 'cli:bob')]);
     expect([first, second]).toEqual([true, true]);
     for (const pid of pids) expect(gone(pid)).toBe(true);
-    const ends = rec.of('run-3').filter((e) => e.phase !== 'output' && e.phase !== 'started');
+    const ends = rec.of('run-3').filter((e) => e.phase === 'exited' || e.phase === 'failed');
     expect(ends).toHaveLength(1);
     expect(ends[0]!.by).toBe('cli:ann');
   });
