@@ -8,6 +8,7 @@
  * far the cursor may move: every event up to it has its durable output in the ops returned.
  */
 import type { RunEvent, RunEventData, RunStatus } from '../../core/types.js';
+import { playtestNote } from './playtest-format.js';
 import { mediaComment, type PlaytestMedia } from './uploads.js';
 import {
   digestLine,
@@ -250,8 +251,7 @@ export class RunRenderer {
         this.note = `🛑 stopping (requested by ${this.nameOf(e.by)})`;
         break;
       case 'playtest':
-        if (e.phase === 'output') this.note = `🎮 ${truncate(e.text.trim().split('\n').pop() ?? '', 150)}`;
-        else if (e.phase !== 'started') this.note = null;
+        this.note = playtestNote(e);
         break;
       case 'run_settled':
         this.state = e.status;
