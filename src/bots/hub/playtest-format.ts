@@ -2,7 +2,7 @@
  * How a playtest shows in its run's thread: the live status message carries its phase (building
  * with the elapsed time, running, the game's last line), and the digest gets a line when it starts,
  * when the game runs, and when it ends (the exit code, the tail of its output in a code block and
- * the full log's path, as the playtest core wrote them; a stop names who stopped it).
+ * the full log's path, as the playtest core wrote them; who stopped it is the ⏹️ control's answer).
  */
 import type { RunEventData } from '../../core/types.js';
 import { formatDuration, truncate } from './render-format.js';
@@ -41,9 +41,9 @@ export function playtestLine(e: PlaytestEvent, nameOf: (actor: string | null) =>
     case 'exited': {
       if (!e.text.trim()) return `🎮 playtest exited${e.exitCode === null ? '' : ` (code ${e.exitCode})`}`;
       if (e.by === null) return `🎮 ${e.text.trim()}`;
-      // The core names the actor by id on its first line; the thread names the person.
+      // Stopped by someone: the control's answer names the person; the core's first line has their id.
       const rest = e.text.includes('\n') ? e.text.slice(e.text.indexOf('\n')) : '';
-      return `🎮 Playtest stopped by ${nameOf(e.by)}.${rest.trimEnd()}`;
+      return `🎮 playtest stopped${rest.trimEnd()}`;
     }
     case 'failed':
       return `🎮 playtest failed: ${e.text.trim() || 'no output'}`;

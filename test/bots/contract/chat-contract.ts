@@ -9,6 +9,7 @@
  * busy run serves authorization, self-messages, steering, `later:`, mentions and stop. Four pi
  * starts per adapter. Platform quirks stay in each adapter's own test files.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +90,8 @@ export interface PlatformDriver {
   readonly controlReactions: boolean;
   /** The bot's posts in the thread, in order (header excluded). */
   threadPosts(thread: ThreadRef): Post[];
+  /** The files the bot posted in the thread, in order, with the bytes the platform received. */
+  threadFiles(thread: ThreadRef): { name: string; bytes: Buffer }[];
   /** How many run threads exist in the channel. */
   threadCount(): number;
   /** How many messages (any author) are in the run channel, top level. */
@@ -121,9 +124,16 @@ export interface PlatformDriver {
 const GAME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/playtest/game.mjs');
 
 /** The engine environment every driver starts its world with (the playtest game). */
+/** What a 📸 capture needs on the bot's machine; without it that scenario is skipped with this reason. */
+const CAPTURE_TOOLS = ['Xvfb', 'import'];
+const missingCaptureTools = CAPTURE_TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+
+/** Screenshots only when 📸 asks (the fixture game shows no window to wait for), on a small virtual display. */
 export function contractEnv(): Record<string, string> {
-  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'` };
+  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'`, PLAYTEST_CAPTURE_AFTER: '60m', PLAYTEST_RESOLUTION: '320x240' };
 }
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Agent output that would ping on either platform if it were passed through raw. */
 export const HOSTILE = '@everyone <!channel> <!here> <@U999> <@&123456789012345678> & <https://evil.example|click me>';
@@ -375,6 +385,43 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       d.react(thread, 'header', 'playtest', 'alice');
       await note(thread, new RegExp(`playtest started by ${by}`), n);
       expect(manager().playtestRunning(runId)).toBe(true);
+      d.react(thread, 'header', 'stopPlaytest', 'alice');
+      await note(thread, new RegExp(`Playtest stopped by ${by}`), n);
+      expect(manager().playtestRunning(runId)).toBe(false);
+    });
+
+    it('📸 with no playtest running answers that one must be started first with 🎮', async () => {
+      const { thread } = first;
+      const n = d.threadPosts(thread).length;
+      // The playtest scenario left alice's 🎮 and ⏹️ on the header: she takes them back (nothing runs, the bot says so).
+      d.react(thread, 'header', 'stopPlaytest', 'alice', false);
+      d.react(thread, 'header', 'playtest', 'alice', false);
+      await note(thread, /No playtest is running/, n);
+      d.react(thread, 'header', 'capture', 'alice');
+      await note(thread, /📸 No playtest of run \S+ is running: react 🎮 first/, n);
+      expect(d.threadFiles(thread)).toEqual([]);
+    });
+
+    if (missingCaptureTools.length > 0) console.warn(`chat contract (${name}): 📸 capture scenario skipped: ${missingCaptureTools.join(', ')} not installed (apt-get install xvfb imagemagick; .ci/run does it as root)`);
+    it.skipIf(missingCaptureTools.length > 0)("📸 while a playtest runs posts a new screenshot of the game's screen into the thread, naming who asked", async () => {
+      const { thread } = first;
+      const runId = first.latest.id;
+      const by = d.displayName('alice');
+      const n = d.threadPosts(thread).length;
+      d.react(thread, 'header', 'playtest', 'alice');
+      await note(thread, new RegExp(`playtest started by ${by}`), n);
+      // Captures are taken of a running game: the thread says when it runs.
+      await note(thread, /🎮 game running/, n);
+      expect(manager().playtestRunning(runId)).toBe(true);
+
+      d.react(thread, 'header', 'capture', 'alice', false); // hers from the scenario before: removing it does nothing
+      d.react(thread, 'header', 'capture', 'alice');
+      const files = await d.waitFor(() => (d.threadFiles(thread).length > 0 ? d.threadFiles(thread) : undefined), `a screenshot in the ${d.name} thread`);
+      expect(files).toHaveLength(1);
+      expect(files[0]!.name).toMatch(/\.png$/);
+      expect(files[0]!.bytes.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+      await note(thread, new RegExp(`📸 Playtest a screenshot \\(requested by ${by}\\)`), n);
+
       d.react(thread, 'header', 'stopPlaytest', 'alice');
       await note(thread, new RegExp(`Playtest stopped by ${by}`), n);
       expect(manager().playtestRunning(runId)).toBe(false);

@@ -68,6 +68,7 @@ export async function makeDiscordDriver(): Promise<DiscordDriver> {
     seenBy: (thread) => botMessages(fake, thread.id).map((m) => m.content),
     headerControls: (thread) => fake.reactions(fake.channels.general, thread.id).map((r) => CONTROL_OF.get(r.emoji.name)!),
     threadPosts: (thread) => botMessages(fake, thread.id).map(post),
+    threadFiles: (thread) => botMessages(fake, thread.id).flatMap((m) => m.attachments.map((a) => ({ name: a.filename, bytes: a.data }))),
     threadCount: () => fake.threads().length,
     channelMessageCount: () => fake.messages(fake.channels.general).length,
     threadLink: (thread) => `https://discord.com/channels/${fake.guildId}/${thread.id}`,

@@ -74,6 +74,10 @@ export async function makeSlackDriver(): Promise<SlackDriver> {
     seenBy: (thread, user) => slack.ephemerals.filter((e) => e.user === slack.users[user] && e.threadTs === thread.id).map((e) => e.text),
     headerControls: (thread) => slack.message('general', thread.id)!.reactions.map((r) => CONTROL_OF.get(r.name)!),
     threadPosts: (thread) => threadPosts(slack, thread.id).map(post),
+    threadFiles: (thread) => {
+      const uploaded = new Map(slack.uploadedFiles().map((f) => [f.id, f.data!]));
+      return threadPosts(slack, thread.id).flatMap((m) => (m.files ?? []).map((f) => ({ name: f.name, bytes: uploaded.get(f.id)! })));
+    },
     threadCount: () => botPosts(slack).filter((m) => !m.threadTs).length,
     channelMessageCount: () => slack.messages('general').length,
     threadLink: (thread) => `https://fake-workspace.slack.com/archives/${slack.channels.general}/p${thread.id.replace('.', '')}`,
