@@ -257,7 +257,13 @@ export class Delivery {
   /** Says visibly that something could not be delivered (never for a note itself or a reaction). */
   private noteFailure(row: ClaimedRow, reason: string): void {
     if (row.op === 'react' || row.dedupeKey?.startsWith('delivery-failed:')) return;
-    const what = row.op === 'thread' ? 'the thread for this run could not be opened' : `a ${row.op === 'edit' ? 'status update' : 'message'} could not be delivered`;
+    const files = this.opts.store.uploads.filesOf(row.id);
+    const what =
+      row.op === 'thread'
+        ? 'the thread for this run could not be opened'
+        : files
+          ? `the playtest files could not be posted; they are kept at ${files.map((f) => f.path).join(', ')}`
+          : `a ${row.op === 'edit' ? 'status update' : 'message'} could not be delivered`;
     const t = this.opts.store.chatThreads.getThread(row.threadKey);
     const inThread = row.op !== 'thread' && Boolean(t?.thread);
     this.opts.store.outbox.enqueue(

@@ -248,7 +248,10 @@ export function classifySlackError(err: unknown): DeliveryErrorClass {
       const code = platformError(err) ?? 'unknown_error';
       if (code === 'ratelimited') return { kind: 'rate_limited', retryAfterMs: 1_000 };
       if (TRANSIENT_PLATFORM_ERRORS.has(code)) return { kind: 'transient' };
-      return { kind: 'permanent', reason: HINTS[code] ? `Slack ${code}: ${HINTS[code]}` : `Slack ${code}` };
+      // missing_scope names the scope it needed (files:write for uploads, from an app created before they existed).
+      const needed = (err as { data?: { needed?: unknown } }).data?.needed;
+      const what = typeof needed === 'string' ? `${code} (${needed})` : code;
+      return { kind: 'permanent', reason: HINTS[code] ? `Slack ${what}: ${HINTS[code]}` : `Slack ${what}` };
     }
   }
   const message = err instanceof Error ? err.message : String(err);

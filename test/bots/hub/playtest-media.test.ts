@@ -193,6 +193,31 @@ describe('playtest media on Slack', () => {
   });
 });
 
+describe('playtest media on a Slack app without files:write', () => {
+  it('says visibly in the thread that the scope is missing and how to add it', async () => {
+    const slack = await startFakeSlack({ rateLimits: SLACK_RATES, botScopes: ['chat:write', 'channels:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'] });
+    try {
+      const client = createWriteClient({ botToken: slack.botToken, appToken: null, signingSecret: null, port: null, apiUrl: slack.apiUrl, notifyChannel: null });
+      const port = new SlackPort({ client, teamUrl: 'https://fake-workspace.slack.com/', limits: scaleLimits(SLACK_LIMITS, SLACK_SCALE), logger: silentLogger() });
+      const general = slackChannel(slack.channels.general);
+      const thread = await port.createThread(general, await port.post(general, null, 'header', { nonce: 'hdr-noscope' }));
+      const side = chatSide(port, 'run-media-noscope', general, thread);
+
+      side.feed.append('run-media-noscope', started, mediaFiles(1024).media);
+      await side.delivery.drain();
+
+      const texts = slack.thread('general', messageIdsOf(thread).ts).map((m) => m.text);
+      const failed = texts.find((t) => t.includes('Delivery failed'))!;
+      expect(failed).toContain('missing_scope (files:write): the app lacks a scope: reinstall it from slack-app-manifest.yml');
+      expect(failed).toContain('the playtest files could not be posted; they are kept at ');
+      expect(failed).toContain('shot-1.png');
+      expect(slack.uploadedFiles()).toEqual([]);
+    } finally {
+      await slack.close();
+    }
+  });
+});
+
 describe('playtest media in the console', () => {
   it("prints the files' paths in the run's thread", async () => {
     const out = new PassThrough();
