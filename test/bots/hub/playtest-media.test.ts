@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Client } from 'discord.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConsoleLine } from '../../../src/bots/console/console-input.js';
 import { ConsolePort } from '../../../src/bots/console/console-port.js';
 import { DiscordPort } from '../../../src/bots/discord/discord-port.js';
 import { createDiscordClient } from '../../../src/bots/discord/discord-receiver.js';
@@ -234,5 +235,10 @@ describe('playtest media in the console', () => {
 
     for (const f of media.files) expect(printed).toContain(`📎 ${f.path} (${f.contentType}`);
     expect(printed).toContain('📸 Playtest a screenshot and a clip');
+  });
+
+  it('`:capture` is the console\'s 📸 on the current thread', () => {
+    const state = { user: { id: 'console:ada', displayName: 'ada', roleIds: [], isBot: false }, thread: 'console:t1', lastMessage: 'console:m2', respond: async () => {}, userMessage: () => 'console:u1' };
+    expect(parseConsoleLine(':capture', state)).toMatchObject({ kind: 'event', event: { kind: 'reaction', emoji: '📸', added: true, thread: 'console:t1' } });
   });
 });
