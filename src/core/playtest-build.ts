@@ -55,6 +55,10 @@ export interface BuildRequest {
   spawn(command: string, args: string[], env: Record<string, string>, onStdout: (line: string) => void): PlaytestProcess;
   /** True once the playtest was stopped. */
   cancelled(): boolean;
+  /** Resolves when the playtest is stopped (a build waiting for its turn gives up). */
+  stopped: Promise<void>;
+  /** Called when the build has to wait for another run's build first. */
+  onWait(): void;
 }
 
 export type BuildResult = { ok: true; binary: string } | { ok: false; result: ProcessResult | null; message: string };
@@ -68,7 +72,8 @@ interface Artifact {
 const MARKER = '.chatops-last-worktree';
 
 export class CargoBuilds {
-  private turn: Promise<unknown> = Promise.resolve();
+  private turn: Promise<void> = Promise.resolve();
+  private queued = 0;
 
   /** `targetDir` null: each worktree builds into its own `target/`. */
   constructor(
@@ -77,12 +82,28 @@ export class CargoBuilds {
   ) {}
 
   /** Builds, then copies the game binary to `destDir`. Builds into a shared folder take turns. */
-  build(req: BuildRequest): Promise<BuildResult> {
+  async build(req: BuildRequest): Promise<BuildResult> {
     if (!this.targetDir) return this.buildNow(req, null);
-    const targetDir = this.targetDir;
-    const mine = this.turn.then(() => this.buildNow(req, targetDir));
-    this.turn = mine.catch(() => undefined);
-    return mine;
+    const previous = this.turn;
+    let release!: () => void;
+    this.turn = new Promise((resolve) => (release = resolve));
+    if (this.queued > 0) req.onWait();
+    this.queued += 1;
+    try {
+      // A stop while waiting gives up at once; the next build still waits for the one before.
+      const myTurn = await Promise.race([previous.then(() => true), req.stopped.then(() => false)]);
+      if (!myTurn) {
+        void previous.then(release);
+        return { ok: false, result: null, message: 'stopped while waiting for its turn to build' };
+      }
+      try {
+        return await this.buildNow(req, this.targetDir);
+      } finally {
+        release();
+      }
+    } finally {
+      this.queued -= 1;
+    }
   }
 
   private async buildNow(req: BuildRequest, targetDir: string | null): Promise<BuildResult> {

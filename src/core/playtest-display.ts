@@ -8,11 +8,14 @@
  * needs (Mesa's lavapipe Vulkan driver, llvmpipe for OpenGL), unless the team's own environment
  * (AGENT_ENV) already sets those variables.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import type { PlaytestConfig } from '../config-playtest.js';
 import { UserError } from './errors.js';
 import { processTree, signalTree } from './process-tree.js';
+import { PRIVATE_FILE_MODE } from './private-files.js';
 
 /** Set on a virtual display only, and only when the playtest's environment does not set them. */
 export const SOFTWARE_RENDERING_ENV: Readonly<Record<string, string>> = {
@@ -52,14 +55,20 @@ function none(note: string | null): PlaytestDisplay {
  * Opens the display the configuration asks for. Throws UserError('PLAYTEST') when it cannot:
  * `xvfb` without a working Xvfb, `host` without a DISPLAY.
  */
-export async function openDisplay(config: Pick<PlaytestConfig, 'display' | 'hostDisplay' | 'resolution'>, gameEnv: Record<string, string>, log: Logger): Promise<PlaytestDisplay> {
+export async function openDisplay(
+  config: Pick<PlaytestConfig, 'display' | 'hostDisplay' | 'resolution'>,
+  gameEnv: Record<string, string>,
+  /** Where a virtual display's access cookie is written (0600). */
+  authFile: string,
+  log: Logger,
+): Promise<PlaytestDisplay> {
   if (config.display === 'off') return none(null);
   if (config.display === 'host' || (config.display === 'auto' && config.hostDisplay)) {
     if (!config.hostDisplay) throw new UserError('PLAYTEST', 'PLAYTEST_DISPLAY=host but the bot has no DISPLAY; use PLAYTEST_DISPLAY=xvfb');
     return { ...none(null), name: config.hostDisplay.DISPLAY, env: { ...config.hostDisplay } };
   }
   try {
-    return await startXvfb(config.resolution, gameEnv, log);
+    return await startXvfb(config.resolution, gameEnv, authFile, log);
   } catch (err) {
     if (config.display === 'xvfb') throw err;
     log.warn({ err: (err as Error).message }, 'no virtual display for the playtest');
@@ -79,8 +88,20 @@ function spawnXvfb(args: string[], searchPath: string) {
 }
 type XvfbProcess = ReturnType<typeof spawnXvfb>;
 
-async function startXvfb(res: { width: number; height: number }, gameEnv: Record<string, string>, log: Logger): Promise<PlaytestDisplay> {
-  const args = ['-displayfd', '3', '-screen', '0', `${res.width}x${res.height}x24`, '-nolisten', 'tcp', '-noreset'];
+/**
+ * Writes an X authority file with one MIT-MAGIC-COOKIE-1 entry for any display (family
+ * FamilyWild), so the server (`-auth`) admits only clients given this file (XAUTHORITY): another
+ * playtest's game cannot open this display. Format: libXau's, big-endian length-prefixed fields.
+ */
+function writeCookie(file: string): void {
+  const field = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  const entry = Buffer.concat([Buffer.from([0xff, 0xff]), field(Buffer.alloc(0)), field(Buffer.alloc(0)), field(Buffer.from('MIT-MAGIC-COOKIE-1')), field(crypto.randomBytes(16))]);
+  fs.writeFileSync(file, entry, { mode: PRIVATE_FILE_MODE });
+}
+
+async function startXvfb(res: { width: number; height: number }, gameEnv: Record<string, string>, authFile: string, log: Logger): Promise<PlaytestDisplay> {
+  writeCookie(authFile);
+  const args = ['-displayfd', '3', '-auth', authFile, '-screen', '0', `${res.width}x${res.height}x24`, '-nolisten', 'tcp', '-noreset'];
   let server: XvfbProcess;
   try {
     server = spawnXvfb(args, gameEnv.PATH ?? '/usr/bin:/bin');
@@ -109,7 +130,7 @@ async function startXvfb(res: { width: number; height: number }, gameEnv: Record
   });
   const name = `:${number}`;
   log.info({ display: name, pid: server.pid }, 'virtual display started');
-  const env: Record<string, string> = { DISPLAY: name };
+  const env: Record<string, string> = { DISPLAY: name, XAUTHORITY: authFile };
   for (const [k, v] of Object.entries(SOFTWARE_RENDERING_ENV)) if (gameEnv[k] === undefined) env[k] = v;
   let closing: Promise<void> | null = null;
   return {

@@ -9,7 +9,7 @@ import { type CaptureTools, type MediaFile, recordClip, screenshot, visibleWindo
 import type { PlaytestDisplay } from './playtest-display.js';
 
 /** How long after the game's window shows the first screenshot is taken. */
-const SETTLE_MS = 1000;
+const SETTLE_MS = 500;
 
 export interface CameraSettings {
   captureAfter: Duration;

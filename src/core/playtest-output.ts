@@ -4,6 +4,7 @@
  * new lines are handed on at most every `flushMs` (only the tail of a flood).
  */
 import fs from 'node:fs';
+import type { ProcessResult } from './playtest-process.js';
 import { PRIVATE_FILE_MODE } from './private-files.js';
 
 /** Lines kept for an output event and for the end's tail. */
@@ -34,6 +35,8 @@ export class PlaytestOutput {
     readonly logFile: string,
     private readonly flushMs: number,
     private readonly onBatch: (text: string) => void,
+    /** Applied to every line the log gets (the command line and the end name secrets too). */
+    private readonly redact: (text: string) => string = (t) => t,
   ) {
     this.fd = fs.openSync(logFile, 'a', PRIVATE_FILE_MODE);
   }
@@ -48,13 +51,15 @@ export class PlaytestOutput {
   write(line: string): void {
     if (this.fd === null) return;
     try {
-      fs.writeSync(this.fd, `${line}\n`);
+      fs.writeSync(this.fd, `${this.redact(line)}\n`);
     } catch {
       // A full disk must not end the playtest; the thread still gets the tail.
     }
   }
 
   add(raw: string, opts: { batch: boolean } = { batch: true }): void {
+    // Closed: the playtest has ended (a straggler that held its output open prints no more).
+    if (this.fd === null) return;
     this.write(raw);
     let line = raw.replace(ANSI, '').trimEnd();
     if (line === '') return;
@@ -98,4 +103,23 @@ export class PlaytestOutput {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/** The first line of a playtest's end event, and whether it `exited` or `failed`. */
+export function endHead(
+  command: string,
+  stoppedBy: { by: string | null } | null,
+  failure: string | null,
+  result: ProcessResult | null,
+): { phase: 'exited' | 'failed'; head: string } {
+  const cmd = `\`${command}\``;
+  const exitCode = result?.exitCode ?? null;
+  if (stoppedBy) return { phase: 'exited', head: `Playtest ${cmd} stopped by ${stoppedBy.by ?? 'the bot'}.` };
+  if (failure) return { phase: 'failed', head: failure };
+  if (!result || (result.exitCode === undefined && !result.signal)) return { phase: 'failed', head: `Could not start playtest ${cmd}: ${result?.shortMessage ?? 'unknown error'}` };
+  if (exitCode === 127) {
+    return { phase: 'failed', head: `Could not start playtest ${cmd}: command not found (exit 127). Is it installed and on the bot's PATH? Set PLAYTEST_COMMAND to change it.` };
+  }
+  if (exitCode === 126) return { phase: 'failed', head: `Could not start playtest ${cmd}: the command is not executable (exit 126).` };
+  return { phase: 'exited', head: exitCode === null ? `Playtest ${cmd} was killed by ${result.signal}.` : `Playtest ${cmd} exited with code ${exitCode}.` };
 }

@@ -16,7 +16,7 @@ import { CargoBuilds, parseCargoRun, type CargoRun } from './playtest-build.js';
 import { detectCaptureTools, type CaptureTools } from './playtest-capture.js';
 import { openDisplay, type PlaytestDisplay } from './playtest-display.js';
 import { PlaytestCamera } from './playtest-media.js';
-import { MAX_TEXT, PlaytestOutput } from './playtest-output.js';
+import { MAX_TEXT, PlaytestOutput, endHead } from './playtest-output.js';
 import { killPlaytestProcessSync, spawnPlaytestProcess, stopPlaytestProcess, type PlaytestProcess, type ProcessResult } from './playtest-process.js';
 import { ensurePrivateDir } from './private-files.js';
 import { Redactor } from './redact.js';
@@ -69,7 +69,7 @@ export class Playtests {
   private readonly log: Logger;
   private readonly redactor: Redactor;
   private readonly builds: CargoBuilds;
-  private tools: Promise<CaptureTools> | null = null;
+  private tools: CaptureTools | null = null;
   private readonly active = new Map<string, Playtest>();
 
   constructor(options: PlaytestsOptions) {
@@ -109,7 +109,7 @@ export class Playtests {
       cwd,
       cargo,
       dir,
-      output: new PlaytestOutput(path.join(dir, `${n}.log`), this.opts.outputFlushMs ?? 2000, (text) => this.emitPhase(entry, 'output', text, null, null)),
+      output: new PlaytestOutput(path.join(dir, `${n}.log`), this.opts.outputFlushMs ?? 2000, (text) => this.emitPhase(entry, 'output', text, null, null), this.redactor.redact),
       phase: 'starting',
       proc: null,
       display: null,
@@ -119,7 +119,7 @@ export class Playtests {
       done: Promise.resolve(),
     };
     this.active.set(runId, entry);
-    this.log.info({ runId, cwd, command: this.opts.command, log: entry.output.logFile }, 'playtest started');
+    this.log.info({ runId, cwd, log: entry.output.logFile, command: this.opts.command }, 'playtest started');
     entry.output.write(`playtest of run ${runId} in ${cwd}: ${this.opts.command}`);
     this.emitPhase(entry, 'started', this.opts.command, null, by);
     entry.done = this.play(entry, n).catch((err: unknown) => this.log.error({ runId, err: errorText(err) }, 'playtest failed unexpectedly'));
@@ -136,6 +136,7 @@ export class Playtests {
     if (!entry.stoppedBy) {
       entry.stoppedBy = { by };
       this.log.info({ runId, by }, 'stopping playtest');
+      entry.ended.abort();
       if (entry.proc) await stopPlaytestProcess(entry.proc, this.opts.stopTimeoutMs ?? 5000, this.log);
     }
     await entry.done;
@@ -182,9 +183,9 @@ export class Playtests {
       }
       if (!failure && !entry.stoppedBy) {
         // After the build: a long build keeps no idle X server.
-        entry.display = await openDisplay(this.opts.settings, this.opts.env, this.log);
+        entry.display = await openDisplay(this.opts.settings, this.opts.env, path.join(entry.dir, `${n}.xauth`), this.log);
         if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
-        const tools = entry.display.name ? await (this.tools ??= detectCaptureTools()) : { import: false, ffmpeg: false, xdotool: false };
+        const tools = (this.tools ??= detectCaptureTools(this.opts.env.PATH ?? '/usr/bin:/bin'));
         entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);
         await entry.camera.before();
         result = await this.runGame(entry, command, args);
@@ -214,6 +215,11 @@ export class Playtests {
         run: cargo,
         destDir: path.join(entry.dir, 'bin'),
         cancelled: () => entry.stoppedBy !== null,
+        stopped: new Promise((resolve) => entry.ended.signal.addEventListener('abort', () => resolve(), { once: true })),
+        onWait: () => {
+          entry.output.last = "waiting for another run's build to finish (builds share one cargo target and take turns)";
+          progress();
+        },
         spawn: (command, args, env, onStdout) =>
           this.spawn(entry, command, args, env, false, (line, stream) => (stream === 'stdout' ? onStdout(line) : entry.output.add(line, { batch: false }))),
       });
@@ -270,24 +276,7 @@ export class Playtests {
   private finish(entry: Playtest, result: ProcessResult | null, failure: string | null): void {
     if (this.active.get(entry.runId) === entry) this.active.delete(entry.runId);
     const exitCode = result?.exitCode ?? null;
-    const cmd = `\`${this.opts.command}\``;
-    let phase: 'exited' | 'failed' = 'failed';
-    let head: string;
-    if (entry.stoppedBy) {
-      phase = 'exited';
-      head = `Playtest ${cmd} stopped by ${entry.stoppedBy.by ?? 'the bot'}.`;
-    } else if (failure) {
-      head = failure;
-    } else if (!result || (result.exitCode === undefined && !result.signal)) {
-      head = `Could not start playtest ${cmd}: ${result?.shortMessage ?? 'unknown error'}`;
-    } else if (exitCode === 127) {
-      head = `Could not start playtest ${cmd}: command not found (exit 127). Is it installed and on the bot's PATH? Set PLAYTEST_COMMAND to change it.`;
-    } else if (exitCode === 126) {
-      head = `Could not start playtest ${cmd}: the command is not executable (exit 126).`;
-    } else {
-      phase = 'exited';
-      head = exitCode === null ? `Playtest ${cmd} was killed by ${result.signal}.` : `Playtest ${cmd} exited with code ${exitCode}.`;
-    }
+    const { phase, head } = endHead(this.opts.command, entry.stoppedBy, failure, result);
     const logLine = `\nFull log: ${entry.output.logFile}`;
     const text = head + entry.output.tailBlock(MAX_TEXT - head.length - logLine.length) + logLine;
     entry.output.write(`===== ${head}`);

@@ -1,10 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Playtests, type PlaytestSettings } from '../../src/core/playtest.js';
 import { processTree } from '../../src/core/process-tree.js';
+import { Sandbox } from '../../src/core/sandbox.js';
 import { silentLogger } from '../../src/logger.js';
 import { PlaytestRecorder } from '../support/playtest-recorder.js';
 
@@ -15,6 +16,8 @@ if (missing.length > 0) {
   console.warn(`playtest display tests skipped: ${missing.join(', ')} not installed (apt-get install xvfb imagemagick; .ci/run does it as root)`);
 }
 const noFfmpeg = !has('ffmpeg') || !has('ffprobe');
+const noSandbox = missing.length === 0 ? await Sandbox.probe() : 'not needed';
+if (missing.length === 0 && noSandbox) console.warn(`sandboxed playtest display test skipped: ${noSandbox} (apt-get install bubblewrap)`);
 if (missing.length === 0 && noFfmpeg) console.warn('playtest clip test skipped: ffmpeg/ffprobe not installed (apt-get install ffmpeg)');
 
 const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
@@ -52,7 +55,7 @@ function gone(pid: number): boolean {
 
 let current: Playtests | null = null;
 
-function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}): Playtests {
+function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}, sandbox: Sandbox | null = null, command = `'${GAME}'`): Playtests {
   const settings: PlaytestSettings = {
     display: 'xvfb',
     hostDisplay: null,
@@ -63,7 +66,7 @@ function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}):
     filesDir: fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-files-')),
     ...over,
   };
-  current = new Playtests({ command: `'${GAME}'`, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, stopTimeoutMs: 2000, settings });
+  current = new Playtests({ command, env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, stopTimeoutMs: 2000, settings, sandbox });
   return current;
 }
 
@@ -96,6 +99,10 @@ describe.skipIf(missing.length > 0)('Playtests on a virtual display', () => {
       ['run-red', 'run-blue'].map(async (id) => (await rec.waitFor(id, (e) => e.phase === 'output' && /on :\d+/.test(e.text))).text.match(/on (:\d+)/)![1]),
     );
     expect(displays[0]).not.toBe(displays[1]);
+    // Only a client with the playtest's own cookie gets in: not one with just the display's name.
+    const intruder = spawnSync('xwininfo', ['-root'], { env: { PATH: env.PATH, DISPLAY: displays[0]!, XAUTHORITY: '/nonexistent' }, encoding: 'utf8', timeout: 10_000 });
+    expect(intruder.status).not.toBe(0);
+    expect(intruder.stderr).toMatch(/unable to open display|Authorization required/i);
     expect(rec.of('run-red').map((e) => e.phase).slice(0, 2)).toEqual(['started', 'running']);
   });
 
@@ -141,5 +148,43 @@ describe.skipIf(missing.length > 0)('Playtests on a virtual display', () => {
     const info = JSON.parse(probe) as { streams: { codec_name: string; pix_fmt: string; width: number; height: number }[]; format: { duration: string } };
     expect(info.streams[0]).toMatchObject({ codec_name: 'h264', pix_fmt: 'yuv420p', width: 320, height: 240 });
     expect(Number(info.format.duration)).toBeGreaterThan(0.5);
+  });
+
+  it.skipIf(noSandbox)('draws on its own virtual display from inside the bubblewrap sandbox', async () => {
+    const rec = new PlaytestRecorder();
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-data-'));
+    const dir = worktree('#ffff00');
+    // The bot's folder (with the fixture) is hidden inside: the game is the worktree's own script.
+    fs.copyFileSync(GAME, path.join(dir, 'game.sh'));
+    const layout = { bwrap: 'bwrap', botDirs: [path.resolve('.')], dataDir: data, worktreesDir: path.join(data, 'worktrees'), repoRoot: data, piAgentDir: path.join(data, 'pi'), programPaths: [], rw: [], ro: [] };
+    const pt = playtests(rec, { filesDir: path.join(data, 'playtests') }, new Sandbox(layout), './game.sh');
+    pt.start('run-boxed', dir, null);
+    const media = await rec.nextMedia('run-boxed');
+    expect(pixel(media.files[0]!.path, 10, 10)).toEqual([255, 255, 0]);
+  });
+
+  describe("on the host's display", () => {
+    let host: ReturnType<typeof spawn> | null = null;
+    afterAll(() => void host?.kill('SIGKILL'));
+
+    it("captures only the game's own window, never the rest of the host's screen", async () => {
+      // The "host": an X server of its own at 800x600 standing in for someone's desktop.
+      host = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '800x600x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+      const number = await new Promise<string>((resolve) => {
+        let text = '';
+        host!.stdio[3]!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('\n')) resolve(text.trim());
+        });
+      });
+      const rec = new PlaytestRecorder();
+      const pt = playtests(rec, { display: 'host', hostDisplay: { DISPLAY: `:${number}` } });
+      pt.start('run-host', worktree('#00ffff'), null);
+      const media = await rec.nextMedia('run-host');
+      const shot = media.files[0]!.path;
+      expect(execFileSync('convert', [shot, '-format', '%wx%h', 'info:'], { encoding: 'utf8' })).toBe('640x480');
+      expect(pixel(shot, 5, 5)).toEqual([0, 255, 255]);
+      expect(pixel(shot, 635, 475)).toEqual([0, 255, 255]);
+    });
   });
 });

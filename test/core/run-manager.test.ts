@@ -251,6 +251,7 @@ describe('RunManager with the real pi agent', () => {
     expect(await engine.manager.stopPlaytest(run.id, 'discord:5')).toBe(true);
     expect(engine.manager.playtestRunning(run.id)).toBe(false);
     expect(await engine.manager.stopPlaytest(run.id, 'discord:5')).toBe(false);
+    await expect(engine.manager.capturePlaytest(run.id, 'discord:5')).rejects.toThrow('no playtest is running for this run; react 🎮 to start one');
 
     await engine.manager.startPlaytest(run.id, null);
     await engine.manager.remove(run.id);

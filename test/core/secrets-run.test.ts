@@ -103,7 +103,11 @@ describe('secrets in a run', () => {
       expect(events).toContain('key: [redacted]');
       expect(events).toContain(`${MOCK_KEY_VAR}=[redacted]`);
       expect(events).toContain('The key is [redacted] and [redacted].');
-      expect(events).toMatch(/Last output:\\n\[redacted\]/);
+      expect(events).toMatch(/```\\n\[redacted\]\\n```/);
+      // The playtest's full log under DATA_DIR is redacted too.
+      const logFile = engine.manager.events(run.id).flatMap((e) => (e.data.type === 'playtest' && e.data.logFile ? [e.data.logFile] : []))[0]!;
+      expect(fs.readFileSync(logFile, 'utf8')).toContain('[redacted]');
+      expect(fs.readFileSync(logFile, 'utf8')).not.toContain(EXTRA_SECRET);
       expect(outbox).toContain('[redacted]');
       expect(logged).toContain('run started');
       // The playtest command (logged when it starts) names the secret in a comment.

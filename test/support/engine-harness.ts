@@ -58,6 +58,8 @@ export async function makeBotEnv(llm: MockLlm, options: HarnessOptions = {}): Pr
     AGENT_ENV: 'GIT_CONFIG_NOSYSTEM,TMPDIR',
     // Sandbox tests turn it on; the others work with host paths (pid files, temp dirs) in their tools.
     AGENT_SANDBOX: 'off',
+    // Playtests here need no screen (an Xvfb costs a second each); test/core/playtest-display.test.ts has them.
+    PLAYTEST_DISPLAY: 'off',
     ...options.env,
   };
   // Fixture agents read their instructions from FIXTURE_* variables: let those through the allowlist.
