@@ -128,9 +128,13 @@ const GAME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../f
 const CAPTURE_TOOLS = ['Xvfb', 'import'];
 const missingCaptureTools = CAPTURE_TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
 
-/** Screenshots only when 📸 asks (the fixture game shows no window to wait for), on a small virtual display. */
+/**
+ * Playtests on a small virtual display where Xvfb is installed (the 📸 scenario captures it), else
+ * none; screenshots only when 📸 asks (the fixture game shows no window to wait for).
+ */
 export function contractEnv(): Record<string, string> {
-  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'`, PLAYTEST_CAPTURE_AFTER: '60m', PLAYTEST_RESOLUTION: '320x240' };
+  const display = missingCaptureTools.length === 0 ? 'xvfb' : 'off';
+  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'`, PLAYTEST_DISPLAY: display, PLAYTEST_CAPTURE_AFTER: '60m', PLAYTEST_RESOLUTION: '320x240' };
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
