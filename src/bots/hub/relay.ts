@@ -16,7 +16,7 @@ import { editStream, HEADER_REACTIONS, notifyStream, reactionStream } from './st
 import { PRIORITY, statusEditIntervalMs } from './pacing.js';
 import { RunRenderer, type RenderOp, type RendererOptions } from './run-renderer.js';
 import { splitMessage } from './split-message.js';
-import { uploadRow } from './uploads.js';
+import { enqueueUpload, uploadRow } from './uploads.js';
 
 export interface RelayOptions {
   store: Store;
@@ -201,12 +201,7 @@ export class Relay {
         });
         wrote = true;
       } else if (op.kind === 'upload') {
-        const row = uploadRow(op.body, op.media, limits);
-        const { id } = store.outbox.enqueue(
-          { threadKey: live.threadKey, runId, op: 'create', channel: live.channel, inThread: true, body: this.fit(live, row.body), dedupeKey: op.key, priority: PRIORITY.reply },
-          iso,
-        );
-        if (row.files.length > 0) store.uploads.attach(id, row.files);
+        enqueueUpload(store, { threadKey: live.threadKey, runId, channel: live.channel }, uploadRow(op.body, op.media, limits), op.key, (b) => this.fit(live, b), iso);
         wrote = true;
       } else {
         const notify = this.opts.notifyChannelOf(live.platform);

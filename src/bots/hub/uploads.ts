@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import bytes from 'bytes';
 import type { RunEventData } from '../../core/types.js';
+import type { Store } from '../../store/index.js';
 import type { ChannelRef, ChatFile, ChatLimits, ChatPort, MessageRef, ThreadRef } from './chat-types.js';
+import { PRIORITY } from './pacing.js';
 import { neutralizeMentions } from './render-format.js';
 
 export type PlaytestMedia = Extract<RunEventData, { type: 'playtest_media' }>;
@@ -70,6 +72,25 @@ export function mediaComment(media: PlaytestMedia, nameOf: (actor: string | null
 export function uploadRow(comment: string, media: PlaytestMedia, limits: ChatLimits): UploadRow {
   const { files, notes } = chooseFiles(media, limits);
   return { body: [comment, ...notes.map((n) => neutralizeMentions(`⚠️ ${n}`))].join('\n'), files };
+}
+
+/**
+ * Writes an upload row into the run thread's content stream, in order with its posts, once per
+ * event (its dedupe key): the comment is the row's body, the files go with it.
+ */
+export function enqueueUpload(
+  store: Store,
+  where: { threadKey: string; runId: string; channel: string },
+  row: UploadRow,
+  key: string,
+  fit: (body: string) => string,
+  now: string,
+): void {
+  const { id } = store.outbox.enqueue(
+    { threadKey: where.threadKey, runId: where.runId, op: 'create', channel: where.channel, inThread: true, body: fit(row.body), dedupeKey: key, priority: PRIORITY.reply },
+    now,
+  );
+  if (row.files.length > 0) store.uploads.attach(id, row.files);
 }
 
 /** The comment with the files named by path: for a platform without uploads (the console prints it). */
