@@ -139,14 +139,15 @@ export class Relay {
       if (r.settled) wrote = this.write(runId, live, r.flush()) || wrote;
       store.chatThreads.advanceCursor(runId, r.safeSeq());
     });
-    if (r.settled) {
-      // The final status edit goes out at once, after the final result.
+    if (r.settled && events.some((e) => e.type === 'run_settled')) {
+      // The final status edit goes out at once, after the final result. Later changes (a playtest's
+      // phases and output after the run) are paced like a running run's.
       this.clock.clearTimeout(live.flushTimer);
       this.clock.clearTimeout(live.statusTimer);
       live.flushTimer = live.statusTimer = null;
       wrote = this.editStatus(runId, live) || wrote;
     } else {
-      this.scheduleFlush(runId, live);
+      if (!r.settled) this.scheduleFlush(runId, live);
       wrote = this.paceStatus(runId, live) || wrote;
     }
     if (wrote) this.kickAll(live);

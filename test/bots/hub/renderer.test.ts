@@ -191,6 +191,27 @@ describe('Relay timing (fake timers)', () => {
     relay.stop();
   });
 
+  it("after the run settled, a playtest's phases and output edit the status no more often than the interval (a game's output does not use up the platform's edits)", () => {
+    const { feed, relay } = relayFor('r4');
+    feed.append('r4', started, settled());
+    const edits = () => store.outbox.listThread('r4').filter((r) => r.op === 'edit');
+    const atSettle = edits().length;
+    vi.advanceTimersByTime(1500);
+    feed.append('r4', { type: 'playtest', phase: 'started', text: 'cargo run', exitCode: null, by: 'test:ada' });
+    expect(edits()).toHaveLength(atSettle + 1);
+    for (let i = 0; i < 10; i++) {
+      feed.append('r4', { type: 'playtest', phase: 'output', text: `frame ${i}`, exitCode: null, by: null });
+      vi.advanceTimersByTime(100);
+    }
+    // 1 s of output at a 1.5 s interval: no edit yet, one pending with the latest line.
+    expect(edits()).toHaveLength(atSettle + 1);
+    vi.advanceTimersByTime(500);
+    expect(edits()).toHaveLength(atSettle + 2);
+    expect(edits().at(-1)!.body).toContain('🎮 frame 9');
+    expect(edits().at(-1)!.body).toMatch(/^✅ \*\*succeeded\*\*/);
+    relay.stop();
+  });
+
   it('splits a long digest into parts marked (k/n), none over the limit', () => {
     const { feed, relay } = relayFor('r3');
     const para = Array.from({ length: 40 }, (_, i) => `line ${i} ${'z'.repeat(90)}`).join('\n');
