@@ -17,7 +17,7 @@ export interface LimitsConfig {
   runTimeout: Duration;
   /** A run whose agent wrote nothing for this long is failed. */
   agentIdleTimeout: Duration;
-  /** A playtest is stopped after this long. */
+  /** A playtest's game is stopped after running this long (the build before it is not counted). */
   playtestTimeout: Duration;
   /** Cost cap per run in USD, or null for none. */
   runBudgetUsd: number | null;

@@ -37,7 +37,7 @@ function playtests(rec: PlaytestRecorder, over: Partial<PlaytestSettings> = {}):
     filesDir,
     ...over,
   };
-  current = new Playtests({ command: 'cargo run', env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, settings });
+  current = new Playtests({ command: 'cargo run', env, logger: silentLogger(), onEvent: rec.onEvent, outputFlushMs: 20, progressMs: 100, settings });
   return current;
 }
 
@@ -119,6 +119,9 @@ describe('cargo playtests', () => {
       // A is still building (its gate is shut) while B has already ended.
       expect(pt.isRunning('run-a')).toBe(true);
       expect(rec.of('run-a').some((e) => e.phase === 'running')).toBe(false);
+      // While it builds, the live status keeps getting the elapsed time (and cargo's last line).
+      const later = await rec.waitFor('run-a', (e) => e.phase === 'building' && /Compiling tiny-game/.test(e.text));
+      expect(later.elapsedMs).toBeGreaterThan(0);
       fs.writeFileSync(gate, '');
       const end = await rec.ended('run-a');
       expect(end).toMatchObject({ phase: 'exited', exitCode: 0 });
