@@ -86,8 +86,8 @@ export class SlackPort implements ChatPort {
   /**
    * The files as one file message in the thread (Slack's upload API, `files:write`), with the
    * comment as its text. File messages carry no metadata: when an earlier attempt may have posted,
-   * the thread is searched for a message with exactly these file names first. The ref is the share's
-   * ts when Slack reports it, else the first file's id (nothing edits or reacts to an upload).
+   * the thread is searched for a message with exactly these file names first. The ref is the file
+   * message's ts (from Slack's answer, or read from the thread), so reactions on it reach the run.
    */
   async upload(channel: ChannelRef, thread: ThreadRef | null, files: ChatFile[], comment: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef> {
     const target = this.resolve(channelIdOf(channel));
@@ -110,8 +110,10 @@ export class SlackPort implements ChatPort {
     });
     const done = (res as { files?: CompletedUpload[] }).files?.[0]?.files ?? [];
     const shared = done.flatMap((f) => Object.values(f.shares ?? {}).flatMap((byChannel) => byChannel[target] ?? []));
-    const ts = shared.find((s) => s.ts)?.ts;
-    return ts ? messageRef(target, ts) : `${PLATFORM}:${target}:${done[0]?.id ?? 'upload'}`;
+    // Slack shares files asynchronously: when its answer names no share yet, the thread is read once for the file's message.
+    const fileId = done[0]?.id;
+    const ts = shared.find((s) => s.ts)?.ts ?? (fileId ? await this.find(target, threadTs, (m) => m.files?.some((f) => f.id === fileId) ?? false).catch(() => undefined) : undefined);
+    return ts ? messageRef(target, ts) : `${PLATFORM}:${target}:${fileId ?? 'upload'}`;
   }
 
   async edit(message: MessageRef, body: string): Promise<void> {

@@ -194,16 +194,37 @@ describe('playtest media on Slack', () => {
   });
 });
 
+/** A fake Slack of its own (other options) with the bot's port and a run thread in #general. */
+async function ownSlack(options: Parameters<typeof startFakeSlack>[0], runId: string): Promise<{ slack: FakeSlack; side: Side; thread: string }> {
+  const slack = await startFakeSlack({ rateLimits: SLACK_RATES, ...options });
+  const client = createWriteClient({ botToken: slack.botToken, appToken: null, signingSecret: null, port: null, apiUrl: slack.apiUrl, notifyChannel: null });
+  const port = new SlackPort({ client, teamUrl: 'https://fake-workspace.slack.com/', limits: scaleLimits(SLACK_LIMITS, SLACK_SCALE), logger: silentLogger() });
+  const general = slackChannel(slack.channels.general);
+  const thread = await port.createThread(general, await port.post(general, null, 'header', { nonce: `hdr-${runId}` }));
+  return { slack, side: chatSide(port, runId, general, thread), thread };
+}
+
+describe('playtest media on Slack when the upload answer names no share yet', () => {
+  it("records the file message's ts, read from the thread, so reactions on it reach the run", async () => {
+    const { slack, side, thread } = await ownSlack({ fileSharesInAnswer: false }, 'run-media-noshare');
+    try {
+      side.feed.append('run-media-noshare', started, mediaFiles(1024).media);
+      await side.delivery.drain();
+      const posted = slack.thread('general', messageIdsOf(thread).ts).find((m) => m.files)!;
+      const row = side.store.outbox.listThread('run-media-noshare').find((r) => r.dedupeKey?.startsWith('upload:'))!;
+      expect(row.platformMsg).toBe(`slack:${slack.channels.general}:${posted.ts}`);
+      expect(side.store.outbox.findByPlatformMsg(row.platformMsg!)).toMatchObject({ threadKey: 'run-media-noshare' });
+    } finally {
+      await slack.close();
+    }
+  });
+});
+
 describe('playtest media on a Slack app without files:write', () => {
   it('says visibly in the thread that the scope is missing and how to add it', async () => {
-    const slack = await startFakeSlack({ rateLimits: SLACK_RATES, botScopes: ['chat:write', 'channels:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'] });
+    const botScopes = ['chat:write', 'channels:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'];
+    const { slack, side, thread } = await ownSlack({ botScopes }, 'run-media-noscope');
     try {
-      const client = createWriteClient({ botToken: slack.botToken, appToken: null, signingSecret: null, port: null, apiUrl: slack.apiUrl, notifyChannel: null });
-      const port = new SlackPort({ client, teamUrl: 'https://fake-workspace.slack.com/', limits: scaleLimits(SLACK_LIMITS, SLACK_SCALE), logger: silentLogger() });
-      const general = slackChannel(slack.channels.general);
-      const thread = await port.createThread(general, await port.post(general, null, 'header', { nonce: 'hdr-noscope' }));
-      const side = chatSide(port, 'run-media-noscope', general, thread);
-
       side.feed.append('run-media-noscope', started, mediaFiles(1024).media);
       await side.delivery.drain();
 

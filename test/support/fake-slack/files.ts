@@ -85,7 +85,8 @@ export function fileMethods(core: SlackCore): Record<string, MethodDef> {
       m.files = picked.map((f) => ({ id: f.id, name: f.name, title: f.title, mimetype: f.mimetype, size: f.data!.length }));
       for (const f of picked) f.shared = { channel: channel.id, ts: m.ts, threadTs: m.threadTs };
       state.changed();
-      const shares = { public: { [channel.id]: [{ ts: m.ts, ...(m.threadTs ? { thread_ts: m.threadTs } : {}) }] } };
+      // Slack shares asynchronously: its answer may not name the share yet (`fileSharesInAnswer: false`).
+      const shares = core.options.fileSharesInAnswer === false ? {} : { public: { [channel.id]: [{ ts: m.ts, ...(m.threadTs ? { thread_ts: m.threadTs } : {}) }] } };
       return { files: picked.map((f) => ({ id: f.id, title: f.title, name: f.name, size: f.data!.length, shares })) };
     }),
   };

@@ -48,6 +48,8 @@ export interface FakeSlackOptions {
   pingIntervalMs?: number;
   /** The bot token's scopes (x-oauth-scopes). Default: those of slack-app-manifest.yml. */
   botScopes?: string[];
+  /** files.completeUploadExternal's answer names the share's ts (Slack's may not yet). Default true. */
+  fileSharesInAnswer?: boolean;
 }
 
 export class FakeSlack extends FakeSlackDriver {
@@ -91,6 +93,7 @@ export class FakeSlack extends FakeSlackDriver {
       signingSecret: options.signingSecret ?? 'fake-signing-secret-8f14e45fceea167a',
       subscribedEvents: new Set(options.subscribedEvents ?? DEFAULT_SUBSCRIBED_EVENTS),
       dispatchEdits: options.dispatchEdits ?? true,
+      fileSharesInAnswer: options.fileSharesInAnswer,
       botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read', 'files:write'],
     };
     const core: SlackCore = {
