@@ -140,6 +140,34 @@ describe('playtest media on Discord', () => {
   });
 });
 
+describe('playtest media refused by Discord', () => {
+  it('an upload Discord refuses as too large (a file that grew after its size was checked) is reported in the thread with where the files are kept', async () => {
+    const fake = await startFakeDiscord({ rateLimits: DISCORD_RATES });
+    const client = createDiscordClient({ token: fake.token, guildId: fake.guildId, notifyChannelId: null, apiBase: fake.apiBase });
+    client.rest.setToken(fake.token);
+    try {
+      const port = new DiscordPort({ rest: client.rest, guildId: fake.guildId, logger: silentLogger(), limits: scaleLimits(DISCORD_LIMITS, DISCORD_SCALE) });
+      const general = discordChannel(fake.channels.general);
+      const thread = await port.createThread(general, await port.post(general, null, 'header', { nonce: 'media-hdr-2' }), 'card-1 · media');
+      const side = chatSide(port, 'run-media-big', general, thread);
+      const { media } = mediaFiles(1024);
+      fs.truncateSync(media.files[0]!.path, 11 * MiB);
+
+      side.feed.append('run-media-big', started, media);
+      await side.delivery.drain();
+
+      const texts = fake.messages(channelIdOf(thread)).map((m) => m.content);
+      const failed = texts.find((t) => t.includes('Delivery failed'))!;
+      expect(failed).toContain(`the playtest files could not be posted; they are kept at ${media.files[1]!.path}, ${media.files[0]!.path}`);
+      expect(failed).toContain('Discord 413 (code 40005)');
+      expect(fake.messages(channelIdOf(thread)).filter((m) => m.attachments.length > 0)).toEqual([]);
+    } finally {
+      await client.destroy();
+      await fake.close();
+    }
+  });
+});
+
 describe('playtest media on Slack', () => {
   let slack: FakeSlack;
   let port: SlackPort;

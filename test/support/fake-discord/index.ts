@@ -45,6 +45,8 @@ export interface FakeDiscordOptions {
   interactionAckDeadlineMs?: number;
   interactionTokenTtlMs?: number;
   nonceWindowMs?: number;
+  /** Attachments one message may carry (a guild without boosts: 10 MiB); more is refused with 413 / 40005. */
+  uploadLimitBytes?: number;
   /** The application's Message Content intent (flags in GET /applications/@me). Default: on. */
   messageContentIntent?: boolean;
 }
@@ -92,6 +94,7 @@ export class FakeDiscord extends FakeDriver {
         interactionAckDeadlineMs: options.interactionAckDeadlineMs ?? 3_000,
         interactionTokenTtlMs: options.interactionTokenTtlMs ?? 15 * 60_000,
         nonceWindowMs: options.nonceWindowMs ?? 5 * 60_000,
+        uploadLimitBytes: options.uploadLimitBytes ?? 10 * 1024 * 1024,
       },
     };
     const gateway = new FakeGateway(core, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250, url });

@@ -14,6 +14,8 @@ export interface CoreOptions {
   interactionTokenTtlMs: number;
   /** How long enforce_nonce de-duplicates (Discord: "the past few minutes"). */
   nonceWindowMs: number;
+  /** Sum of a message's attachments above which Discord answers 413 (code 40005). */
+  uploadLimitBytes: number;
 }
 
 export interface FakeCore {
