@@ -5,6 +5,7 @@ import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
+import { OutboxUploadsRepo } from './outbox-uploads-repo.js';
 import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunSettleRepo } from './run-settle-repo.js';
@@ -19,6 +20,8 @@ export interface Store {
   settle: RunSettleRepo;
   chatThreads: ChatThreadsRepo;
   outbox: OutboxRepo;
+  /** The files of upload rows (playtest screenshots and clips). */
+  uploads: OutboxUploadsRepo;
   inbound: InboundRepo;
   catchUp: CatchUpRepo;
   retention: RetentionRepo;
@@ -46,6 +49,7 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     settle: new RunSettleRepo(db, runs, events),
     chatThreads: new ChatThreadsRepo(db),
     outbox: new OutboxRepo(db, redact),
+    uploads: new OutboxUploadsRepo(db),
     inbound: new InboundRepo(db),
     catchUp: new CatchUpRepo(db),
     retention: new RetentionRepo(db),

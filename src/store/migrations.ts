@@ -237,4 +237,17 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'outbox uploads',
+    sql: `
+      -- The files an outbox row posts as attachments (playtest screenshots and clips): a create row
+      -- with a row here is an upload. JSON array of {path, name, contentType, bytes}; the bytes are
+      -- read from the paths when the row is sent. Goes with its row.
+      CREATE TABLE outbox_uploads (
+        outbox_id  INTEGER PRIMARY KEY REFERENCES outbox(id) ON DELETE CASCADE,
+        files      TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -79,7 +79,7 @@ describe('chatops doctor', () => {
       });
       const results = await runChecks(env, undefined);
       expect(byName(results, 'Discord intents')).toMatchObject({ ok: false, fix: expect.stringContaining('Message Content Intent') });
-      expect(byName(results, 'Slack scopes')).toMatchObject({ ok: false, detail: 'missing: channels:history, groups:history, reactions:read, reactions:write, users:read' });
+      expect(byName(results, 'Slack scopes')).toMatchObject({ ok: false, detail: 'missing: channels:history, groups:history, reactions:read, reactions:write, users:read, files:write' });
     } finally {
       await Promise.all([noIntent.close(), fewScopes.close()]);
     }

@@ -1,7 +1,7 @@
 /**
  * Turns a typed line into a ChatEvent for the console's current thread:
  * `/run …`, `/runs`, `/card …`, `/help` are commands; `:stop`, `:refine`, `:playtest`,
- * `:stop-playtest` stand in for reactions; other lines are replies (steer, `later:` follow-up,
+ * `:capture` (📸), `:stop-playtest` stand in for reactions; other lines are replies (steer, `later:` follow-up,
  * or refinement feedback once the run has settled). `:quit` ends the session.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,6 +13,7 @@ const REACTIONS: Record<string, { emoji: string; added: boolean }> = {
   ':stop': { emoji: '🛑', added: true },
   ':refine': { emoji: '🔁', added: true },
   ':playtest': { emoji: '🎮', added: true },
+  ':capture': { emoji: '📸', added: true },
   ':stop-playtest': { emoji: '⏹️', added: true },
 };
 
@@ -46,7 +47,7 @@ export function parseConsoleLine(line: string, s: ConsoleState): ConsoleInput {
   }
   const reaction = REACTIONS[text];
   if (reaction || text.startsWith(':')) {
-    if (!reaction) return { kind: 'message', text: `Unknown control "${text}": use :stop, :refine, :playtest, :stop-playtest or :quit.` };
+    if (!reaction) return { kind: 'message', text: `Unknown control "${text}": use :stop, :refine, :playtest, :capture, :stop-playtest or :quit.` };
     if (!s.thread) return { kind: 'message', text: 'No run yet: start one with /run card-123.' };
     return {
       kind: 'event',

@@ -83,7 +83,7 @@ export class ConsoleReceiver implements Receiver {
         if (parsed.kind === 'message') port.print(parsed.text);
         if (parsed.kind === 'event') {
           if (parsed.event.kind === 'command' && /^\/?help$/.test(parsed.event.name) && !parsed.event.text) {
-            port.print(`${HELP_TEXT}\nIn the console: plain lines go to the current run's thread; :stop, :refine, :playtest, :stop-playtest stand in for reactions; :quit leaves.`);
+            port.print(`${HELP_TEXT}\nIn the console: plain lines go to the current run's thread; :stop, :refine, :playtest, :capture (screenshots of the playtest), :stop-playtest stand in for reactions; :quit leaves.`);
             continue;
           }
           await sink.handle(parsed.event);

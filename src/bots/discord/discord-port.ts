@@ -6,9 +6,10 @@
  * when an earlier attempt may have posted, the channel's latest messages are looked at first).
  * Writes are never retried here: delivery owns retries, guided by `classifyError`.
  */
+import fs from 'node:fs/promises';
 import { DiscordAPIError, HTTPError, RateLimitError, Routes, type APIChannel, type APIMessage, type APIUser, type REST } from 'discord.js';
 import type { Logger } from 'pino';
-import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
+import type { ChannelRef, ChatFile, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
 import { DISCORD_LIMITS, DiscordErrorCode, MAX_NONCE_CHARS, MAX_THREAD_NAME_CHARS, THREAD_AUTO_ARCHIVE_MINUTES } from './limits.js';
 import { channelIdOf, channelRef, messageIdsOf, messageRef, PLATFORM, permalinkOf } from './refs.js';
 
@@ -54,6 +55,18 @@ export class DiscordPort implements ChatPort {
     }
     const created = (await this.opts.rest.post(Routes.channelMessages(channelId), {
       body: { content: body, allowed_mentions: NO_MENTIONS, nonce, enforce_nonce: true },
+    })) as APIMessage;
+    return messageRef(channelId, created.id);
+  }
+
+  /** One message with the files as attachments (multipart/form-data), with the same nonce rules as `post`. */
+  async upload(channel: ChannelRef, thread: ThreadRef | null, files: ChatFile[], comment: string, opts: { nonce: string }): Promise<MessageRef> {
+    const channelId = channelIdOf(thread ?? channel);
+    const nonce = opts.nonce.slice(0, MAX_NONCE_CHARS);
+    const raw = await Promise.all(files.map(async (f) => ({ name: f.name, contentType: f.contentType, data: await fs.readFile(f.path) })));
+    const created = (await this.opts.rest.post(Routes.channelMessages(channelId), {
+      body: { content: comment, allowed_mentions: NO_MENTIONS, nonce, enforce_nonce: true, attachments: files.map((f, id) => ({ id, filename: f.name })) },
+      files: raw,
     })) as APIMessage;
     return messageRef(channelId, created.id);
   }

@@ -41,6 +41,13 @@ export const CHOICE_NAME_MAX_CHARS = 100;
 /** A create's nonce is at most 25 characters. */
 export const MAX_NONCE_CHARS = 25;
 
+/**
+ * Attachments: 10 MiB per message for a bot in a guild without boosts (boosted guilds allow more;
+ * the request itself may be 25 MiB), at most 10 files per message. Checked before posting.
+ */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+export const MAX_UPLOAD_FILES = 10;
+
 /** JSON error codes the adapter treats specially (opcodes-and-status-codes). */
 export const DiscordErrorCode = {
   UnknownChannel: 10_003,
@@ -74,4 +81,6 @@ export const DISCORD_LIMITS: ChatLimits = {
   controlReactions: true,
   // A thread is opened from a channel message; a message inside a thread cannot have one.
   nestedThreads: false,
+  // An upload is one message create (multipart) in the thread's bucket: no budget of its own.
+  uploads: { maxFileBytes: MAX_UPLOAD_BYTES, maxMessageBytes: MAX_UPLOAD_BYTES, maxFiles: MAX_UPLOAD_FILES, label: "Discord's 10 MB upload limit", calls: null },
 };

@@ -184,6 +184,35 @@ export interface ChatLimits {
    * holds no threads), so `/run` typed in a thread is refused with what to do instead.
    */
   nestedThreads?: boolean;
+  /** What one upload may carry (files checked before posting); absent where files cannot be posted (they are named by path instead). */
+  uploads?: UploadLimits;
+}
+
+/** A file to post as an attachment (a playtest screenshot or clip); its bytes are read from `path` when it is sent. */
+export interface ChatFile {
+  path: string;
+  /** The name the platform shows. */
+  name: string;
+  contentType: string;
+  bytes: number;
+}
+
+/** A platform's upload limits, checked before a file is posted, and the budget its upload calls draw on besides the post. */
+export interface UploadLimits {
+  /** Largest single file. */
+  maxFileBytes: number;
+  /** Largest sum of the files of one message. */
+  maxMessageBytes: number;
+  /** Most files in one message. */
+  maxFiles: number;
+  /** How the note names the limit: "Discord's 10 MB upload limit". */
+  label: string;
+  /**
+   * Calls an upload makes besides the post, on a budget of their own (Slack: one
+   * `files.getUploadURLExternal` per file and one `files.completeUploadExternal`, Tier 4 each), or
+   * null where an upload is one ordinary post (Discord: a message with attachments).
+   */
+  calls: WindowBudget | null;
 }
 
 /** How delivery should treat a failed call; the adapter knows its SDK's errors. */
@@ -217,6 +246,12 @@ export interface ChatPort {
    * channel's latest messages, since its nonce only dedupes for a few minutes).
    */
   post(channel: ChannelRef, thread: ThreadRef | null, body: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef>;
+  /**
+   * Posts `files` with `comment` as one message in `thread`, reading the files now; the relay has
+   * checked their sizes against `limits.uploads`. Nonce and `mayExist` as for `post`. Absent where
+   * the platform takes no files: delivery then posts the comment with the files' paths.
+   */
+  upload?(channel: ChannelRef, thread: ThreadRef | null, files: ChatFile[], comment: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef>;
   edit(message: MessageRef, body: string): Promise<void>;
   react(message: MessageRef, emoji: string): Promise<void>;
   /** Opens a thread from a top-level message (Discord: public thread, id = message id; Slack: the message's ts). */
@@ -237,6 +272,8 @@ export const CONTROL_EMOJI = {
   refine: '🔁',
   playtest: '🎮',
   stopPlaytest: '⏹',
+  /** Screenshots (and a clip) of the running playtest, again. */
+  capture: '📸',
 } as const;
 
 /** Strips variation selectors so `⏹️` and `⏹` compare equal. */

@@ -91,5 +91,5 @@ export const HELP_TEXT = [
   '• reply — steer the agent while it works (delivered before its next step)',
   '• reply starting with `later:` — a follow-up, delivered when the agent would otherwise stop',
   '• reply after the run finished — start a refinement with your text as feedback',
-  '• react 🛑 stop · 🔁 refine · 🎮 playtest · ⏹️ (or remove 🎮) stop the playtest',
+  '• react 🛑 stop · 🔁 refine · 🎮 playtest · 📸 screenshots of the running playtest · ⏹️ (or remove 🎮) stop the playtest',
 ].join('\n');

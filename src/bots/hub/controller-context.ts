@@ -13,7 +13,7 @@ import type { ThreadWriter } from './thread-writer.js';
 /** What the controller uses of the RunManager. */
 export type RunControl = Pick<
   RunManager,
-  'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'waitForSettled' | 'startPlaytest' | 'stopPlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards' | 'queuePositions'
+  'start' | 'refine' | 'steer' | 'followUp' | 'stop' | 'isActive' | 'waitForSettled' | 'startPlaytest' | 'stopPlaytest' | 'capturePlaytest' | 'playtestRunning' | 'get' | 'list' | 'cards' | 'queuePositions'
 >;
 
 export interface ControllerContext {

@@ -25,6 +25,7 @@ import type { ChatPort } from './chat-types.js';
 import { systemClock, type Clock } from './clock.js';
 import { LocalRetry } from './local-retry.js';
 import { Pacer, PRIORITY, retryDecision, type Destination, type RequestKind, type RetryOptions } from './pacing.js';
+import { sendUpload } from './uploads.js';
 
 /** How soon a stream whose job threw (not a platform error: e.g. a busy database) is tried again. */
 const STREAM_RETRY_MS = 1000;
@@ -187,7 +188,8 @@ export class Delivery {
       this.wakeAt(stream, this.clock.now() + NO_PORT_RETRY_MS);
       return 'wait';
     }
-    const dest: Destination = { platform: port.platform, limits: port.limits, kind: requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
+    const upload = head.row.op === 'create' && store.uploads.filesOf(head.row.id) !== undefined;
+    const dest: Destination = { platform: port.platform, limits: port.limits, kind: upload ? 'upload' : requestKind(head.row.op), channel: head.row.channel, thread: head.row.inThread ? head.row.thread : null };
     // The head goes at the most urgent priority waiting behind it (order within a stream is kept).
     const priority = Math.min(head.row.priority, store.outbox.streamPriority(stream) ?? head.row.priority);
     const attempt = await this.pacer.schedule(dest, priority, async (): Promise<Attempt> => {
@@ -230,6 +232,12 @@ export class Delivery {
           const t = store.chatThreads.getThread(row.threadKey);
           const link = t?.thread ? port.permalink?.(t.channel, t.thread, null) : null;
           if (link) body = `${body} · ${link}`;
+        }
+        const files = store.uploads.filesOf(row.id);
+        if (files) {
+          const thread = row.inThread ? row.thread : null;
+          const sent = await sendUpload(port, row.channel, thread, files, body, { nonce: outboxNonce(row.threadKey, row.id), mayExist: row.attempts > 1 });
+          return () => store.outbox.markSent(row.id, sent, now());
         }
         const ref = await this.post(port, row, body);
         return () => store.outbox.markSent(row.id, ref, now());
@@ -286,7 +294,13 @@ export class Delivery {
   /** Says visibly that something could not be delivered (never for a note itself or a reaction). */
   private noteFailure(row: ClaimedRow, reason: string): void {
     if (row.op === 'react' || row.dedupeKey?.startsWith('delivery-failed:')) return;
-    const what = row.op === 'thread' ? 'the thread for this run could not be opened' : `a ${row.op === 'edit' ? 'status update' : 'message'} could not be delivered`;
+    const files = this.opts.store.uploads.filesOf(row.id);
+    const what =
+      row.op === 'thread'
+        ? 'the thread for this run could not be opened'
+        : files
+          ? `the playtest files could not be posted; they are kept at ${files.map((f) => f.path).join(', ')}`
+          : `a ${row.op === 'edit' ? 'status update' : 'message'} could not be delivered`;
     const t = this.opts.store.chatThreads.getThread(row.threadKey);
     const inThread = row.op !== 'thread' && Boolean(t?.thread);
     this.opts.store.outbox.enqueue(

@@ -10,13 +10,15 @@
  * - edits: the post window of their thread (Discord) or a workspace-wide tier (Slack);
  * - reactions and thread creations: budgets of their own, never the channel's posts;
  * - history reads (catch-up after a restart): a workspace-wide tier where the platform has one;
+ * - uploads: a post of their channel or thread, and, where the platform's upload calls have a
+ *   tier of their own (Slack), that workspace-wide budget too;
  * - a process-wide requests-per-second cap under the platform's global limit.
  */
 import Bottleneck from 'bottleneck';
 import type { ChatLimits, DeliveryErrorClass, WindowBudget } from './chat-types.js';
 
 /** What a request is, for choosing its budget. */
-export type RequestKind = 'post' | 'edit' | 'reaction' | 'thread' | 'read';
+export type RequestKind = 'post' | 'edit' | 'reaction' | 'thread' | 'read' | 'upload';
 
 /**
  * Priorities of outbox rows, 0 first. Within one thread the outbox keeps its order; these decide
@@ -91,6 +93,7 @@ export function scaleLimits(limits: ChatLimits, factor: number): ChatLimits {
     reactions: w(limits.reactions),
     threadCreates: limits.threadCreates && w(limits.threadCreates),
     reads: limits.reads && w(limits.reads),
+    ...(limits.uploads ? { uploads: { ...limits.uploads, calls: limits.uploads.calls && w(limits.uploads.calls) } } : {}),
     statusEditMinIntervalMs: t(limits.statusEditMinIntervalMs),
   };
 }
@@ -125,8 +128,11 @@ export class Pacer {
       return request();
     };
     const viaGlobal = () => this.globalOf(dest).schedule(timed);
-    if (!budget) return viaGlobal();
-    return this.inWindow(key, budget, priority, viaGlobal, () => sentAt);
+    const inBudget = budget ? () => this.inWindow(key, budget, priority, viaGlobal, () => sentAt) : viaGlobal;
+    // An upload's own calls wait for their workspace budget first, so they never hold a channel's post slot meanwhile.
+    const calls = dest.kind === 'upload' ? dest.limits.uploads?.calls : null;
+    if (calls) return this.inWindow(`${dest.platform}|uploads`, calls, priority, inBudget, () => sentAt);
+    return inBudget();
   }
 
   async stop(): Promise<void> {
@@ -148,6 +154,7 @@ export class Pacer {
       case 'read':
         return { key: `${d.platform}|reads`, budget: limits.reads ?? null };
       case 'edit':
+      case 'upload':
       case 'post': {
         // Edits that do not have a tier of their own count against the post bucket.
         if (d.kind === 'edit' && limits.edits !== 'posts') return { key: `${d.platform}|edits`, budget: limits.edits };

@@ -16,6 +16,7 @@ import { editStream, HEADER_REACTIONS, notifyStream, reactionStream } from './st
 import { PRIORITY, statusEditIntervalMs } from './pacing.js';
 import { RunRenderer, type RenderOp, type RendererOptions } from './run-renderer.js';
 import { splitMessage } from './split-message.js';
+import { enqueueUpload, uploadRow } from './uploads.js';
 
 export interface RelayOptions {
   store: Store;
@@ -144,14 +145,15 @@ export class Relay {
       if (r.settled) wrote = this.write(runId, live, r.flush()) || wrote;
       store.chatThreads.advanceCursor(runId, r.safeSeq());
     });
-    if (r.settled) {
-      // The final status edit goes out at once, after the final result.
+    if (r.settled && events.some((e) => e.type === 'run_settled')) {
+      // The final status edit goes out at once, after the final result. Later changes (a playtest's
+      // phases and output after the run) are paced like a running run's.
       this.clock.clearTimeout(live.flushTimer);
       this.clock.clearTimeout(live.statusTimer);
       live.flushTimer = live.statusTimer = null;
       wrote = this.editStatus(runId, live) || wrote;
     } else {
-      this.scheduleFlush(runId, live);
+      if (!r.settled) this.scheduleFlush(runId, live);
       wrote = this.paceStatus(runId, live) || wrote;
     }
     if (wrote) this.kickAll(live);
@@ -204,6 +206,9 @@ export class Relay {
             iso,
           );
         });
+        wrote = true;
+      } else if (op.kind === 'upload') {
+        enqueueUpload(store, { threadKey: live.threadKey, runId, channel: live.channel }, uploadRow(op.body, op.media, limits), op.key, (b) => this.fit(live, b), iso);
         wrote = true;
       } else {
         const notify = this.opts.notifyChannelOf(live.platform);

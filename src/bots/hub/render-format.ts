@@ -5,6 +5,7 @@
  */
 import type { Card, Run, RunEventData, RunStatus } from '../../core/types.js';
 import { CONTROL_EMOJI } from './chat-types.js';
+import { playtestLine } from './playtest-format.js';
 
 type Settled = Extract<RunEventData, { type: 'run_settled' }>;
 
@@ -67,7 +68,7 @@ export function displayActor(actor: string | null | undefined): string {
 
 export const CONTROLS_HELP =
   `Controls: ${CONTROL_EMOJI.stop} stop · ${CONTROL_EMOJI.refine} refine · ${CONTROL_EMOJI.playtest} playtest · ` +
-  `${CONTROL_EMOJI.stopPlaytest}️ stop playtest. Reply in the thread to steer the agent; start a reply with ` +
+  `${CONTROL_EMOJI.capture} screenshots of the playtest · ${CONTROL_EMOJI.stopPlaytest}️ stop playtest. Reply in the thread to steer the agent; start a reply with ` +
   '`later:` to queue a follow-up for when it would stop; reply after it finished to start a refinement.';
 
 /** The message a run's thread hangs from (in the channel). */
@@ -140,10 +141,7 @@ export function digestLine(e: RunEventData, nameOf: (actor: string | null) => st
     case 'retry_end':
       return e.success ? null : `⚠️ gave up after ${e.attempt} attempts: ${e.error ?? 'unknown error'}`;
     case 'playtest':
-      if (e.phase === 'started') return `🎮 playtest started by ${nameOf(e.by)}`;
-      if (e.phase === 'exited') return `🎮 playtest exited${e.exitCode === null ? '' : ` (code ${e.exitCode})`}`;
-      if (e.phase === 'failed') return `🎮 playtest failed: ${e.text}`;
-      return null;
+      return playtestLine(e, nameOf);
     default:
       return null;
   }

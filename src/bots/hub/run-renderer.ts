@@ -8,6 +8,8 @@
  * far the cursor may move: every event up to it has its durable output in the ops returned.
  */
 import type { RunEvent, RunEventData, RunStatus } from '../../core/types.js';
+import { playtestNote } from './playtest-format.js';
+import { mediaComment, type PlaytestMedia } from './uploads.js';
 import {
   digestLine,
   finalText,
@@ -28,7 +30,9 @@ export type RenderOp =
    */
   | { kind: 'post'; key: string; body: string; final?: boolean }
   /** A line for the team notification channel. */
-  | { kind: 'notify'; key: string; body: string };
+  | { kind: 'notify'; key: string; body: string }
+  /** Playtest screenshots and clips with their comment; the relay fits them to the platform's upload limits. */
+  | { kind: 'upload'; key: string; body: string; media: PlaytestMedia };
 
 export interface RendererOptions {
   /** Flush the digest when its text reaches this many characters (default 1,500). */
@@ -120,6 +124,11 @@ export class RunRenderer {
       if (!this.statusCreated) ops.push({ kind: 'status-create', body: this.statusBody(nowMs) });
       this.statusCreated = true;
       ops.push({ kind: 'notify', key: `notify-start:${this.runId}`, body: notifyStartText(this.runId, e.cardId, e.refinementOf, this.nameOf(this.startedBy)) });
+      return ops;
+    }
+    if (e.type === 'playtest_media') {
+      // After what the digest holds, so the thread keeps the order of events.
+      ops.push(...this.flush(), { kind: 'upload', key: `upload:${this.runId}:${event.seq}`, body: mediaComment(e, this.nameOf), media: e });
       return ops;
     }
     const line = digestLine(e, this.nameOf);
@@ -242,8 +251,7 @@ export class RunRenderer {
         this.note = `🛑 stopping (requested by ${this.nameOf(e.by)})`;
         break;
       case 'playtest':
-        if (e.phase === 'output') this.note = `🎮 ${truncate(e.text.trim().split('\n').pop() ?? '', 150)}`;
-        else if (e.phase !== 'started') this.note = null;
+        this.note = playtestNote(e);
         break;
       case 'run_settled':
         this.state = e.status;

@@ -4,7 +4,7 @@
  */
 
 /** The bot's reactions on a run's header: the controls, in this order. */
-export const HEADER_REACTIONS = ['🛑', '🔁', '🎮', '⏹️'] as const;
+export const HEADER_REACTIONS = ['🛑', '🔁', '🎮', '📸', '⏹️'] as const;
 
 /** The stream of the edits of one message (last writer wins). */
 export function editStream(outboxId: number): string {

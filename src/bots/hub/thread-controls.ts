@@ -1,9 +1,10 @@
 /**
  * What people do inside a run's thread. Replies: steer while the run is active, `later:` to
  * follow up, a refinement once it has settled. Reactions: 🛑 stop, 🔁 refine, 🎮 playtest,
- * ⏹️ or removing 🎮 stops the playtest. Controls act on the thread's latest run, are idempotent,
- * and answer visibly in the thread. A reply missed while the bot was down (read back by catch-up)
- * that would start a refinement asks the thread first; 🔁 on that question starts it.
+ * 📸 takes a screenshot of the running playtest, ⏹️ or removing 🎮 stops the playtest. Controls act
+ * on the thread's latest run, are idempotent, and answer visibly in the thread. A reply missed while
+ * the bot was down (read back by catch-up) that would start a refinement asks the thread first; 🔁
+ * on that question starts it.
  */
 import type { CatchUpQuestion } from '../../store/catch-up-repo.js';
 import type { RunBinding } from '../../store/chat-threads-repo.js';
@@ -159,6 +160,14 @@ export class ThreadControls {
     if (emoji === CONTROL_EMOJI.playtest && e.added) {
       if (manager.playtestRunning(runId)) return say(`🎮 A playtest of run ${shortRunId(runId)} is already running.`);
       await manager.startPlaytest(runId, e.user.id);
+      return;
+    }
+    if (emoji === CONTROL_EMOJI.capture && e.added) {
+      if (!manager.playtestRunning(runId)) {
+        return say(`${CONTROL_EMOJI.capture} No playtest of run ${shortRunId(runId)} is running: react ${CONTROL_EMOJI.playtest} first, then ${CONTROL_EMOJI.capture} while it runs.`);
+      }
+      // The screenshots arrive in the thread as a playtest_media event, naming who asked.
+      await manager.capturePlaytest(runId, e.user.id);
       return;
     }
     if ((emoji === CONTROL_EMOJI.playtest && !e.added) || (emoji === CONTROL_EMOJI.stopPlaytest && e.added)) {

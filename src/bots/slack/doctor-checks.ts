@@ -9,7 +9,7 @@ import type { SlackConfig } from '../../config.js';
 import { errorText } from '../../core/errors.js';
 
 /** The bot scopes of slack-app-manifest.yml. */
-export const NEEDED_SCOPES = ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'];
+export const NEEDED_SCOPES = ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read', 'files:write'];
 
 const slackError = (err: unknown): string => (err as { data?: { error?: string } }).data?.error ?? errorText(err);
 

@@ -32,6 +32,18 @@ export const REACTIONS_PER_MINUTE = 40;
  * distributed apps, docs/platforms.md §2.1): catch-up after a restart reads at most 40 a minute.
  */
 export const READS_PER_MINUTE = 40;
+/**
+ * Files: Slack takes up to 1 GB per file, but the bot reads each file into memory to send it: at
+ * most 100 MiB per file and per message, and 9 files per message.
+ */
+export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+export const MAX_UPLOAD_FILES = 9;
+/**
+ * An upload calls `files.getUploadURLExternal` once per file and `files.completeUploadExternal`
+ * once (Tier 4 each, 100+ per minute, workspace-wide), then shows as a post in the channel. At most
+ * 8 uploads per minute keep each method under 80 calls a minute even with 9 files each.
+ */
+export const UPLOADS_PER_MINUTE = 8;
 /** A Slack thread has no name; the header's first line names it. Kept for the chat layer's thread op. */
 export const MAX_THREAD_NAME_CHARS = 100;
 /** Slash commands and events must be acknowledged within 3 s. */
@@ -63,4 +75,11 @@ export const SLACK_LIMITS: ChatLimits = {
   globalPerSecond: GLOBAL_REQUESTS_PER_SECOND,
   statusEditMinIntervalMs: MIN_EDIT_INTERVAL_MS,
   controlReactions: false,
+  uploads: {
+    maxFileBytes: MAX_UPLOAD_BYTES,
+    maxMessageBytes: MAX_UPLOAD_BYTES,
+    maxFiles: MAX_UPLOAD_FILES,
+    label: "the bot's 100 MB Slack upload limit",
+    calls: { count: UPLOADS_PER_MINUTE, windowMs: 60_000 },
+  },
 };

@@ -8,7 +8,8 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { ChannelRef, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
+import fs from 'node:fs/promises';
+import type { ChannelRef, ChatFile, ChatLimits, ChatPort, DeliveryErrorClass, MessageRef, ThreadRef } from '../hub/chat-types.js';
 import { slackText } from './escape.js';
 import { LOOKUP_MAX_PAGES, LOOKUP_PAGE_SIZE, OUTBOX_EVENT_TYPE, TRANSIENT_PLATFORM_ERRORS } from './limits.js';
 import { channelIdOf, isChannelId, messageIdsOf, messageRef, PLATFORM, permalinkOf, threadRef } from './refs.js';
@@ -21,6 +22,8 @@ export type SlackWriteClient = {
   chat: Pick<WebClient['chat'], 'postMessage' | 'postEphemeral' | 'update'>;
   reactions: Pick<WebClient['reactions'], 'add'>;
   conversations: Pick<WebClient['conversations'], 'replies' | 'history'>;
+  /** `files.getUploadURLExternal` per file, the bytes to each upload URL, then `files.completeUploadExternal`. */
+  filesUploadV2: WebClient['filesUploadV2'];
 };
 
 export interface SlackPortOptions {
@@ -39,6 +42,12 @@ export class SlackPortError extends Error {
 interface FoundMessage {
   ts?: string;
   metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+  files?: { id?: string; name?: string }[];
+}
+
+/** What `files.completeUploadExternal` answers, as far as the port reads it. */
+interface CompletedUpload {
+  files?: { id?: string; shares?: Record<string, Record<string, { ts?: string }[]>> }[];
 }
 
 export class SlackPort implements ChatPort {
@@ -72,6 +81,39 @@ export class SlackPort implements ChatPort {
     const channelId = res.channel ?? target;
     if (!isChannelId(target)) this.channelIds.set(target, channelId);
     return messageRef(channelId, res.ts!);
+  }
+
+  /**
+   * The files as one file message in the thread (Slack's upload API, `files:write`), with the
+   * comment as its text. File messages carry no metadata: when an earlier attempt may have posted,
+   * the thread is searched for a message with exactly these file names first. The ref is the file
+   * message's ts (from Slack's answer, or read from the thread), so reactions on it reach the run.
+   */
+  async upload(channel: ChannelRef, thread: ThreadRef | null, files: ChatFile[], comment: string, opts: { nonce: string; mayExist?: boolean }): Promise<MessageRef> {
+    const target = this.resolve(channelIdOf(channel));
+    if (!isChannelId(target)) throw new SlackPortError(`files can be shared only in a channel known by id, not ${target}`);
+    const threadTs = thread ? messageIdsOf(thread).ts : undefined;
+    const names = files.map((f) => f.name);
+    if (opts.mayExist) {
+      const found = await this.find(target, threadTs, (m) => sameNames(m.files, names));
+      if (found) {
+        this.opts.logger.info({ channel: target, threadTs, nonce: opts.nonce, ts: found }, 'an earlier attempt had uploaded these files; not uploading them twice');
+        return messageRef(target, found);
+      }
+    }
+    const uploads = await Promise.all(files.map(async (f) => ({ file: await fs.readFile(f.path), filename: f.name, title: f.name })));
+    const res = await this.opts.client.filesUploadV2({
+      channel_id: target,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      initial_comment: slackText(comment),
+      file_uploads: uploads,
+    });
+    const done = (res as { files?: CompletedUpload[] }).files?.[0]?.files ?? [];
+    const shared = done.flatMap((f) => Object.values(f.shares ?? {}).flatMap((byChannel) => byChannel[target] ?? []));
+    // Slack shares files asynchronously: when its answer names no share yet, the thread is read once for the file's message.
+    const fileId = done[0]?.id;
+    const ts = shared.find((s) => s.ts)?.ts ?? (fileId ? await this.find(target, threadTs, (m) => m.files?.some((f) => f.id === fileId) ?? false).catch(() => undefined) : undefined);
+    return ts ? messageRef(target, ts) : `${PLATFORM}:${target}:${fileId ?? 'upload'}`;
   }
 
   async edit(message: MessageRef, body: string): Promise<void> {
@@ -135,25 +177,34 @@ export class SlackPort implements ChatPort {
   }
 
   /** The ts of our post tagged with `nonce` in the thread (or the channel's recent history), if any. */
-  private async findByNonce(channel: string, threadTs: string | undefined, nonce: string): Promise<string | undefined> {
+  private findByNonce(channel: string, threadTs: string | undefined, nonce: string): Promise<string | undefined> {
     if (!isChannelId(channel)) {
       this.opts.logger.warn({ channel, nonce }, 'cannot look a post up in a channel known only by name; posting again');
-      return undefined;
+      return Promise.resolve(undefined);
     }
+    return this.find(channel, threadTs, (m) => m.metadata?.event_type === OUTBOX_EVENT_TYPE && m.metadata.event_payload?.nonce === nonce);
+  }
+
+  /** The ts of the first message in the thread (or the channel's recent history) that `matches`, if any. */
+  private async find(channel: string, threadTs: string | undefined, matches: (m: FoundMessage) => boolean): Promise<string | undefined> {
     const { conversations } = this.opts.client;
     let cursor: string | undefined;
     for (let page = 0; page < LOOKUP_MAX_PAGES; page++) {
       const args = { channel, include_all_metadata: true, limit: LOOKUP_PAGE_SIZE, ...(cursor ? { cursor } : {}) };
       const res = threadTs ? await conversations.replies({ ...args, ts: threadTs }) : await conversations.history(args);
-      const hit = (res.messages as FoundMessage[] | undefined)?.find(
-        (m) => m.metadata?.event_type === OUTBOX_EVENT_TYPE && m.metadata.event_payload?.nonce === nonce,
-      );
+      const hit = (res.messages as FoundMessage[] | undefined)?.find(matches);
       if (hit?.ts) return hit.ts;
       cursor = res.response_metadata?.next_cursor || undefined;
       if (!cursor) return undefined;
     }
     return undefined;
   }
+}
+
+function sameNames(files: FoundMessage['files'], names: string[]): boolean {
+  if (!files || files.length !== names.length) return false;
+  const have = files.map((f) => f.name ?? '').sort();
+  return [...names].sort().every((n, i) => have[i] === n);
 }
 
 /** The `error` of a Slack platform error (`{ ok: false, error }`), or undefined. */
@@ -199,7 +250,10 @@ export function classifySlackError(err: unknown): DeliveryErrorClass {
       const code = platformError(err) ?? 'unknown_error';
       if (code === 'ratelimited') return { kind: 'rate_limited', retryAfterMs: 1_000 };
       if (TRANSIENT_PLATFORM_ERRORS.has(code)) return { kind: 'transient' };
-      return { kind: 'permanent', reason: HINTS[code] ? `Slack ${code}: ${HINTS[code]}` : `Slack ${code}` };
+      // missing_scope names the scope it needed (files:write for uploads, from an app created before they existed).
+      const needed = (err as { data?: { needed?: unknown } }).data?.needed;
+      const what = typeof needed === 'string' ? `${code} (${needed})` : code;
+      return { kind: 'permanent', reason: HINTS[code] ? `Slack ${what}: ${HINTS[code]}` : `Slack ${what}` };
     }
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -18,6 +18,7 @@ const NAME_OF_EMOJI: Record<string, string> = {
   '🔁': 'repeat',
   '🎮': 'video_game',
   '⏹': 'stop_button',
+  '📸': 'camera_with_flash',
   '👀': 'eyes',
   '📨': 'incoming_envelope',
   '✅': 'white_check_mark',

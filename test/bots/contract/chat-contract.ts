@@ -11,6 +11,7 @@
  * earlier one is a fixture made on first use (`firstRun`), or made by the scenario itself when
  * the earlier one did not run. Platform quirks stay in each adapter's own test files.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { makeTempDir, useTempDirs } from '../../support/temp.js';
 
 /** `alice` may run cards; `bob` may not. */
 export type ChatUser = 'alice' | 'bob';
-export type Control = 'stop' | 'refine' | 'playtest' | 'stopPlaytest';
+export type Control = 'stop' | 'refine' | 'playtest' | 'capture' | 'stopPlaytest';
 
 /** A run's thread, as the driver knows it (Discord: thread channel; Slack: the header's ts). */
 export interface ThreadRef {
@@ -91,6 +92,8 @@ export interface PlatformDriver {
   readonly controlReactions: boolean;
   /** The bot's posts in the thread, in order (header excluded). */
   threadPosts(thread: ThreadRef): Post[];
+  /** The files the bot posted in the thread, in order, with the bytes the platform received. */
+  threadFiles(thread: ThreadRef): { name: string; bytes: Buffer }[];
   /** How many run threads exist in the channel. */
   threadCount(): number;
   /** How many messages (any author) are in the run channel, top level. */
@@ -123,9 +126,20 @@ export interface PlatformDriver {
 const GAME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/playtest/game.mjs');
 
 /** The engine environment every driver starts its world with (the playtest game). */
+/** What a 📸 capture needs on the bot's machine; without it that scenario is skipped with this reason. */
+const CAPTURE_TOOLS = ['Xvfb', 'import'];
+const missingCaptureTools = CAPTURE_TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+
+/**
+ * Playtests on a small virtual display where Xvfb is installed (the 📸 scenario captures it), else
+ * none; screenshots only when 📸 asks (the fixture game shows no window to wait for).
+ */
 export function contractEnv(): Record<string, string> {
-  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'` };
+  const display = missingCaptureTools.length === 0 ? 'xvfb' : 'off';
+  return { PLAYTEST_COMMAND: `'${process.execPath}' '${GAME}'`, PLAYTEST_DISPLAY: display, PLAYTEST_CAPTURE_AFTER: '60m', PLAYTEST_RESOLUTION: '320x240' };
 }
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Agent output that would ping on either platform if it were passed through raw. */
 export const HOSTILE = '@everyone <!channel> <!here> <@U999> <@&123456789012345678> & <https://evil.example|click me>';
@@ -220,7 +234,7 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       expect(header.text).toContain('card-1');
       // The header names the controls; where the platform wants them, they are reactions too.
       expect(header.text).toMatch(/🛑 stop · 🔁 refine · 🎮 playtest/);
-      expect(d.headerControls(thread)).toEqual(d.controlReactions ? ['stop', 'refine', 'playtest', 'stopPlaytest'] : []);
+      expect(d.headerControls(thread)).toEqual(d.controlReactions ? ['stop', 'refine', 'playtest', 'capture', 'stopPlaytest'] : []);
       expect(answer.text).toContain(d.threadLink(thread));
 
       const inThread = d.threadPosts(thread);
@@ -403,6 +417,42 @@ export function describeChatContract(name: string, makeDriver: () => Promise<Pla
       expect(manager().playtestRunning(runId)).toBe(true);
       d.react(thread, 'header', 'stopPlaytest', 'alice');
       await note(thread, new RegExp(`Playtest stopped by ${by}`), n);
+      expect(manager().playtestRunning(runId)).toBe(false);
+    });
+
+    it('📸 with no playtest running answers that one must be started first with 🎮', async () => {
+      const { thread, latest } = await firstRun.get();
+      expect(manager().playtestRunning(latest.id)).toBe(false);
+      const n = d.threadPosts(thread).length;
+      // A 📸 an earlier scenario left is taken back first (a removal does nothing visible).
+      d.react(thread, 'header', 'capture', 'alice', false);
+      d.react(thread, 'header', 'capture', 'alice');
+      await note(thread, /📸 No playtest of run \S+ is running: react 🎮 first/, n);
+      expect(d.threadFiles(thread)).toEqual([]);
+    });
+
+    if (missingCaptureTools.length > 0) console.warn(`chat contract (${name}): 📸 capture scenario skipped: ${missingCaptureTools.join(', ')} not installed (apt-get install xvfb imagemagick; .ci/run does it as root)`);
+    it.skipIf(missingCaptureTools.length > 0)("📸 while a playtest runs posts a new screenshot of the game's screen into the thread, naming who asked", async () => {
+      const { thread, latest } = await firstRun.get();
+      const runId = latest.id;
+      const by = d.displayName('alice');
+      const n = d.threadPosts(thread).length;
+      // The 🎮 reaction has its own scenario; here the playtest is started directly, so what earlier
+      // scenarios left on the header does not matter.
+      await manager().startPlaytest(runId, 'test');
+      // Captures are taken of a running game: the thread says when it runs.
+      await note(thread, /🎮 game running/, n);
+      expect(manager().playtestRunning(runId)).toBe(true);
+
+      d.react(thread, 'header', 'capture', 'alice', false); // one an earlier scenario left: removing it does nothing
+      d.react(thread, 'header', 'capture', 'alice');
+      const files = await d.waitFor(() => (d.threadFiles(thread).length > 0 ? d.threadFiles(thread) : undefined), `a screenshot in the ${d.name} thread`);
+      expect(files).toHaveLength(1);
+      expect(files[0]!.name).toMatch(/\.png$/);
+      expect(files[0]!.bytes.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+      await note(thread, new RegExp(`📸 Playtest a screenshot \\(requested by ${by}\\)`), n);
+
+      expect(await manager().stopPlaytest(runId, 'test')).toBe(true);
       expect(manager().playtestRunning(runId)).toBe(false);
     });
 

@@ -10,7 +10,7 @@ import type { StoredMessage } from '../../support/fake-discord/index.js';
 import { AGENT_WAIT, botMessages, runCommand, startWorld, type World } from '../discord/discord-e2e-support.js';
 import { contractEnv, type ChatUser, type CommandHandle, type Control, type PlatformDriver, type Post, type PrivateAnswer, type ThreadRef } from './chat-contract.js';
 
-const EMOJI: Record<Control, string> = { stop: '🛑', refine: '🔁', playtest: '🎮', stopPlaytest: '⏹️' };
+const EMOJI: Record<Control, string> = { stop: '🛑', refine: '🔁', playtest: '🎮', capture: '📸', stopPlaytest: '⏹️' };
 const CONTROL_OF = new Map(Object.entries(EMOJI).map(([control, emoji]) => [emoji, control as Control]));
 
 const post = (m: StoredMessage): Post => ({ id: m.id, text: m.content, edits: m.edits.length });
@@ -68,6 +68,7 @@ export async function makeDiscordDriver(): Promise<DiscordDriver> {
     seenBy: (thread) => botMessages(fake, thread.id).map((m) => m.content),
     headerControls: (thread) => fake.reactions(fake.channels.general, thread.id).map((r) => CONTROL_OF.get(r.emoji.name)!),
     threadPosts: (thread) => botMessages(fake, thread.id).map(post),
+    threadFiles: (thread) => botMessages(fake, thread.id).flatMap((m) => m.attachments.map((a) => ({ name: a.filename, bytes: a.data }))),
     threadCount: () => fake.threads().length,
     channelMessageCount: () => fake.messages(fake.channels.general).length,
     threadLink: (thread) => `https://discord.com/channels/${fake.guildId}/${thread.id}`,

@@ -10,7 +10,7 @@ import type { ResponseUrlPost, StoredMessage } from '../../support/fake-slack/in
 import { botPosts, runCommand, startWorld, threadPosts, type World } from '../slack/slack-e2e-support.js';
 import { contractEnv, type ChatUser, type CommandHandle, type Control, type PlatformDriver, type Post, type PrivateAnswer, type ThreadRef } from './chat-contract.js';
 
-const NAME: Record<Control, string> = { stop: 'octagonal_sign', refine: 'repeat', playtest: 'video_game', stopPlaytest: 'stop_button' };
+const NAME: Record<Control, string> = { stop: 'octagonal_sign', refine: 'repeat', playtest: 'video_game', capture: 'camera_with_flash', stopPlaytest: 'stop_button' };
 const CONTROL_OF = new Map(Object.entries(NAME).map(([control, name]) => [name, control as Control]));
 /** Ceiling for waits on the agent's progress; waits end on the signal. */
 const LONG = { timeoutMs: 100_000 };
@@ -74,6 +74,10 @@ export async function makeSlackDriver(): Promise<SlackDriver> {
     seenBy: (thread, user) => slack.ephemerals.filter((e) => e.user === slack.users[user] && e.threadTs === thread.id).map((e) => e.text),
     headerControls: (thread) => slack.message('general', thread.id)!.reactions.map((r) => CONTROL_OF.get(r.name)!),
     threadPosts: (thread) => threadPosts(slack, thread.id).map(post),
+    threadFiles: (thread) => {
+      const uploaded = new Map(slack.uploadedFiles().map((f) => [f.id, f.data!]));
+      return threadPosts(slack, thread.id).flatMap((m) => (m.files ?? []).map((f) => ({ name: f.name, bytes: uploaded.get(f.id)! })));
+    },
     threadCount: () => botPosts(slack).filter((m) => !m.threadTs).length,
     channelMessageCount: () => slack.messages('general').length,
     threadLink: (thread) => `https://fake-workspace.slack.com/archives/${slack.channels.general}/p${thread.id.replace('.', '')}`,

@@ -155,7 +155,7 @@ describe('controller: commands', () => {
     const thread = port.calls.find((c) => c.op === 'createThread')!;
     expect(thread.message).toBe(header.ref);
     const reactions = port.calls.filter((c) => c.op === 'react' && c.message === header.ref).map((c) => c.body);
-    expect(reactions).toEqual(['🛑', '🔁', '🎮', '⏹️']);
+    expect(reactions).toEqual(['🛑', '🔁', '🎮', '📸', '⏹️']);
     expect(c.answers).toEqual([expect.stringContaining(`https://chat.test/test:chan/${thread.ref}`)]);
 
     const inThread = port.posts(thread.ref).map((p) => p.body);

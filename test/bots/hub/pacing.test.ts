@@ -102,6 +102,29 @@ describe('pacing', () => {
     expect(await editOutcome).toBe('dropped');
   });
 
+  it('an upload is a post of its thread and, where the platform has a tier for upload calls (Slack), also waits for that budget without holding a post slot', async () => {
+    const discord = pacer();
+    const seen: string[] = [];
+    await Promise.all([1, 2, 3].map((i) => discord.schedule(dest('post', 't1', LONG), 5, async () => void seen.push(`post${i}`))));
+    const upload = discord.schedule(dest('upload', 't1', LONG), 2, async () => void seen.push('upload'));
+    const uploadOutcome = upload.then(() => 'sent', () => 'dropped');
+    expect(await discord.schedule(dest('upload', 't2', LONG), 2, async () => 'other thread')).toBe('other thread');
+    expect(seen).not.toContain('upload');
+    await discord.stop();
+    expect(await uploadOutcome).toBe('dropped');
+
+    const slack = pacer();
+    const slackish: ChatLimits = { ...LONG, uploads: { maxFileBytes: 100, maxMessageBytes: 100, maxFiles: 9, label: 'test', calls: { count: 1, windowMs: 600_000 } } };
+    expect(await slack.schedule(dest('upload', 't1', slackish), 2, async () => 'first upload')).toBe('first upload');
+    const second = slack.schedule(dest('upload', 't2', slackish), 2, async () => 'second upload');
+    const secondOutcome = second.then(() => 'sent', () => 'dropped');
+    // The second upload waits for the workspace's upload calls; the channel's posts go on meanwhile.
+    expect(await slack.schedule(dest('post', 't2', slackish), 5, async () => 'post')).toBe('post');
+    expect(await slack.schedule(dest('post', 't2', slackish), 5, async () => 'post')).toBe('post');
+    await slack.stop();
+    expect(await secondOutcome).toBe('dropped');
+  });
+
   it('stops at once, rejecting what still waits', async () => {
     const p = pacer();
     const jobs = [1, 2, 3, 4].map(() => p.schedule(dest('post'), 5, async () => 'ok'));

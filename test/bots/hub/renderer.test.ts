@@ -86,6 +86,40 @@ describe('RunRenderer', () => {
   });
 });
 
+describe('RunRenderer and playtests', () => {
+  const phase = (p: 'started' | 'building' | 'running' | 'exited', over: Partial<Extract<RunEventData, { type: 'playtest' }>> = {}): RunEventData => ({
+    type: 'playtest', phase: p, text: '', exitCode: null, by: null, ...over,
+  });
+
+  it("shows the playtest's phase in the settled run's status (building with its elapsed time, running) and posts its start, its game and its end with the output tail and the log", () => {
+    const r = new RunRenderer('run-1', 'test:ada', {}, (a) => (a === 'test:ada' ? 'Ada' : String(a)));
+    r.apply(ev(started), 0);
+    r.apply(ev(settled()), 0);
+    const start = r.apply(ev(phase('started', { text: 'cargo run', by: 'test:ada' })), 0);
+    r.apply(ev(phase('building', { text: '   Compiling bevy v0.14.2', elapsedMs: 80_000 })), 0);
+    expect(r.statusBody(0)).toContain('🎮 building 1m 20s: Compiling bevy v0.14.2');
+    r.apply(ev(phase('running', { text: 'target/debug/game' })), 0);
+    expect(r.statusBody(0)).toContain('🎮 game running');
+    const end = phase('exited', { text: 'Playtest `cargo run` exited with code 101.\n```\npanicked at src/main.rs\n```\nFull log: /data/playtests/run-1/1.log', exitCode: 101 });
+    r.apply(ev(end), 0);
+    expect(r.statusBody(0)).not.toContain('🎮');
+    const lines = [...start, ...r.flush()].filter((o) => o.kind === 'post').map((o) => ('body' in o ? o.body : '')).join('\n');
+    expect(lines).toContain('🎮 playtest started by Ada');
+    expect(lines).toContain('🎮 game running (`target/debug/game`)');
+    expect(lines).toContain('🎮 Playtest `cargo run` exited with code 101.\n```\npanicked at src/main.rs\n```\nFull log: /data/playtests/run-1/1.log');
+  });
+
+  it('turns playtest media into one upload after what the digest held, keyed by its event', () => {
+    const r = new RunRenderer('run-1', 'test:ada', {}, () => 'Ada');
+    r.apply(ev(started), 0);
+    r.apply(ev({ type: 'assistant_text', text: 'before the screenshot' }), 0);
+    const media: RunEventData = { type: 'playtest_media', files: [{ path: '/d/shot.png', name: 'shot.png', kind: 'screenshot', contentType: 'image/png', bytes: 10 }], note: null, by: 'test:ada' };
+    const ops = r.apply(ev(media), 0);
+    expect(ops.map((o) => o.kind)).toEqual(['post', 'upload']);
+    expect(ops[1]).toMatchObject({ key: `upload:run-1:${seq}`, body: '📸 Playtest a screenshot (requested by Ada)' });
+  });
+});
+
 describe('RunRenderer with a run budget', () => {
   it('shows spent / budget in the live status, and the budget reason in the final result and the team notification', () => {
     const r = new RunRenderer('run-1', 'test:ada');
@@ -154,6 +188,27 @@ describe('Relay timing (fake timers)', () => {
     const lane = store.outbox.listThread('r2');
     // The final result precedes the last status edit.
     expect(lane.findIndex((r) => r.dedupeKey === 'final:r2#1')).toBeLessThan(lane.length - 1);
+    relay.stop();
+  });
+
+  it("after the run settled, a playtest's phases and output edit the status no more often than the interval (a game's output does not use up the platform's edits)", () => {
+    const { feed, relay } = relayFor('r4');
+    feed.append('r4', started, settled());
+    const edits = () => store.outbox.listThread('r4').filter((r) => r.op === 'edit');
+    const atSettle = edits().length;
+    vi.advanceTimersByTime(1500);
+    feed.append('r4', { type: 'playtest', phase: 'started', text: 'cargo run', exitCode: null, by: 'test:ada' });
+    expect(edits()).toHaveLength(atSettle + 1);
+    for (let i = 0; i < 10; i++) {
+      feed.append('r4', { type: 'playtest', phase: 'output', text: `frame ${i}`, exitCode: null, by: null });
+      vi.advanceTimersByTime(100);
+    }
+    // 1 s of output at a 1.5 s interval: no edit yet, one pending with the latest line.
+    expect(edits()).toHaveLength(atSettle + 1);
+    vi.advanceTimersByTime(500);
+    expect(edits()).toHaveLength(atSettle + 2);
+    expect(edits().at(-1)!.body).toContain('🎮 frame 9');
+    expect(edits().at(-1)!.body).toMatch(/^✅ \*\*succeeded\*\*/);
     relay.stop();
   });
 

@@ -60,6 +60,8 @@ export interface FakeDiscordOptions {
   nonceWindowMs?: number;
   /** Edits of thread messages older than this (on `clock`) answer 30046; default one hour, null never. */
   editMaxAgeMs?: number | null;
+  /** Attachments one message may carry (a guild without boosts: 10 MiB); more is refused with 413 / 40005. */
+  uploadLimitBytes?: number;
   /** The application's Message Content intent (flags in GET /applications/@me). Default: on. */
   messageContentIntent?: boolean;
 }
@@ -108,6 +110,7 @@ export class FakeDiscord extends FakeDriver {
         interactionTokenTtlMs: options.interactionTokenTtlMs ?? 15 * 60_000,
         nonceWindowMs: options.nonceWindowMs ?? 5 * 60_000,
         editMaxAgeMs: options.editMaxAgeMs === undefined ? 60 * 60_000 : options.editMaxAgeMs,
+        uploadLimitBytes: options.uploadLimitBytes ?? 10 * 1024 * 1024,
       },
     };
     const gateway = new FakeGateway(core, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250, url });

@@ -16,6 +16,8 @@ export interface CoreOptions {
   nonceWindowMs: number;
   /** Edits of messages in threads older than this are refused with 30046 (Discord: about an hour); null: never. */
   editMaxAgeMs: number | null;
+  /** Sum of a message's attachments above which Discord answers 413 (code 40005). */
+  uploadLimitBytes: number;
 }
 
 export interface FakeCore {

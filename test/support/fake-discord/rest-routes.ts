@@ -88,6 +88,7 @@ export function channelRoutes(core: FakeCore): RouteDef[] {
         const ch = channel(ctx);
         const b = ctx.body;
         const content = validateContent(b.content, { embeds: b.embeds, files: ctx.files.length, components: b.components });
+        if (ctx.files.reduce((n, f) => n + f.data.length, 0) > core.options.uploadLimitBytes) throw new ApiError(413, 40005, 'Request entity too large');
         const nonce = b.nonce as string | number | undefined;
         if (nonce !== undefined && !(typeof nonce === 'number' && Number.isInteger(nonce)) && !(typeof nonce === 'string' && nonce.length <= 25)) {
           throw formError('nonce', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');

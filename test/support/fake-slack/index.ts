@@ -17,6 +17,7 @@ import { FakeSlackDriver } from './driver.js';
 import type { CoreOptions, SlackCore } from './operations.js';
 import { Ids, TsGenerator } from './payloads.js';
 import { RateLimiter, resolveRateLimits, systemClock, type Clock, type InjectedRateLimit, type RateLimitOptions } from './rate-limits.js';
+import { filesOf, type StoredFile } from './files.js';
 import { FakeServer, type InjectedFault } from './server.js';
 import type { OutageSpec, Outages } from '../fake-common/outage.js';
 import { FakeSocketMode } from './socket-mode.js';
@@ -28,6 +29,7 @@ export type * from './state.js';
 export type { SlashCommandHandle, SlashCommandSpec } from './driver.js';
 export type { InjectedFault } from './server.js';
 export type { OutageSpec } from '../fake-common/outage.js';
+export type { StoredFile } from './files.js';
 
 export const DEFAULT_SUBSCRIBED_EVENTS = ['message', 'app_mention', 'reaction_added', 'reaction_removed'];
 
@@ -48,6 +50,8 @@ export interface FakeSlackOptions {
   pingIntervalMs?: number;
   /** The bot token's scopes (x-oauth-scopes). Default: those of slack-app-manifest.yml. */
   botScopes?: string[];
+  /** files.completeUploadExternal's answer names the share's ts (Slack's may not yet). Default true. */
+  fileSharesInAnswer?: boolean;
 }
 
 export class FakeSlack extends FakeSlackDriver {
@@ -91,7 +95,8 @@ export class FakeSlack extends FakeSlackDriver {
       signingSecret: options.signingSecret ?? 'fake-signing-secret-8f14e45fceea167a',
       subscribedEvents: new Set(options.subscribedEvents ?? DEFAULT_SUBSCRIBED_EVENTS),
       dispatchEdits: options.dispatchEdits ?? true,
-      botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read'],
+      fileSharesInAnswer: options.fileSharesInAnswer,
+      botScopes: options.botScopes ?? ['chat:write', 'channels:history', 'groups:history', 'reactions:read', 'reactions:write', 'commands', 'users:read', 'files:write'],
     };
     const core: SlackCore = {
       state, ids, clock, ts: new TsGenerator(clock), limiter: new RateLimiter(resolveRateLimits(options.rateLimits), clock), options: coreOptions,
@@ -115,6 +120,11 @@ export class FakeSlack extends FakeSlackDriver {
 
   get mode(): 'socket' | 'http' {
     return this.router.mode;
+  }
+
+  /** Files uploaded through files.getUploadURLExternal and the upload URL, with their bytes, in order. */
+  uploadedFiles(): StoredFile[] {
+    return [...filesOf(this.core).values()];
   }
 
   /** Make the next matching call(s) answer 429 with `Retry-After` (counted in rateLimitHits with `injected: true`). */

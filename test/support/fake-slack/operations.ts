@@ -13,6 +13,8 @@ export interface CoreOptions {
   dispatchEdits: boolean;
   /** Scopes of the bot token, sent in the `x-oauth-scopes` header of bot-token calls (as Slack does). */
   botScopes: string[];
+  /** files.completeUploadExternal names the share (channel and ts) in its answer; see files.ts. Default true. */
+  fileSharesInAnswer?: boolean;
 }
 
 /** Sends envelopes/requests to the app; implemented by the delivery router. */

@@ -38,6 +38,7 @@ export function messageJson(state: FakeState, m: StoredMessage, options: { inclu
   if (m.editedAt !== undefined) json.edited = { user: m.user, ts: tsOf(m.editedAt) };
   if (m.reactions.length) json.reactions = m.reactions.map((r) => ({ name: r.name, users: [...r.users], count: r.users.length }));
   if (options.includeMetadata && m.metadata) json.metadata = m.metadata;
+  if (m.files) json.files = m.files.map((f) => ({ ...f }));
   const replies = m.threadTs === undefined ? (state.channelMessages.get(m.channel) ?? []).filter((r) => r.threadTs === m.ts && !r.deleted) : [];
   if (replies.length) {
     json.thread_ts = m.ts;

@@ -10,6 +10,7 @@ import { LoopbackServer } from '../fake-common/loopback-server.js';
 import { Outages } from '../fake-common/outage.js';
 import { SlackApiError, type SlackCore } from './operations.js';
 import { retryAfterSeconds } from './rate-limits.js';
+import { fileMethods, handleUpload } from './files.js';
 import type { FakeSocketMode } from './socket-mode.js';
 import type { RequestRecord } from './state.js';
 import { str, webApiMethods, type MethodDef, type Params, type TokenKind } from './web-api.js';
@@ -35,7 +36,7 @@ export class FakeServer extends LoopbackServer {
     readonly socketMode: FakeSocketMode,
   ) {
     super({ accepts: (pathname) => pathname.startsWith('/link'), target: socketMode });
-    this.methods = webApiMethods(core);
+    this.methods = { ...webApiMethods(core), ...fileMethods(core) };
     this.outages = new Outages(core.clock);
   }
 
@@ -44,6 +45,7 @@ export class FakeServer extends LoopbackServer {
   }
 
   protected override async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await handleUpload(this.core, req, res)) return;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let params: Params;
     try {

@@ -65,6 +65,16 @@ export interface StoredMessage {
   createdAt: number;
   source: MessageSource;
   deleted: boolean;
+  /** Files the message shares (a files.completeUploadExternal message); see files.ts. */
+  files?: SharedFile[];
+}
+
+export interface SharedFile {
+  id: string;
+  name: string;
+  title: string;
+  mimetype: string | undefined;
+  size: number;
 }
 
 export interface EphemeralMessage {
