@@ -22,6 +22,8 @@ export class Redactor {
   private readonly pattern: RegExp | null;
   /** Length of the longest form of any value (0 when there is none). */
   readonly longest: number;
+  /** Whether some value spans lines (a PEM key): then a line break does not end a possible match. */
+  readonly multiline: boolean;
 
   constructor(values: readonly string[]) {
     const forms = new Set<string>();
@@ -32,6 +34,7 @@ export class Redactor {
     }
     const sorted = [...forms].sort((a, b) => b.length - a.length);
     this.longest = sorted[0]?.length ?? 0;
+    this.multiline = sorted.some((f) => /[\r\n]/.test(f));
     this.pattern = sorted.length > 0 ? new RegExp(sorted.map(escapeRegExp).join('|'), 'g') : null;
   }
 
@@ -77,7 +80,9 @@ export class Redactor {
 /**
  * Redacts a text that arrives in chunks. `push` returns what is safe to pass on: everything but
  * a tail shorter than the longest secret, which could be the first part of a value the next
- * chunk completes. `end` returns the rest.
+ * chunk completes. `end` returns the rest. A line break ends any possible match (unless a value
+ * spans lines), so everything up to the last one goes at once: a program that prints a short
+ * line and then waits is seen waiting.
  */
 export class StreamRedactor {
   private held = '';
@@ -88,6 +93,7 @@ export class StreamRedactor {
     if (!this.redactor.enabled) return chunk;
     const text = this.held + chunk;
     let cut = Math.max(0, text.length - (this.redactor.longest - 1));
+    if (!this.redactor.multiline) cut = Math.max(cut, Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1);
     // A complete value across the cut is passed on whole (it is redacted below).
     for (const [start, end] of this.redactor.matches(text)) if (start < cut && end > cut) cut = end;
     this.held = text.slice(cut);

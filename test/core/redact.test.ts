@@ -51,4 +51,16 @@ describe('StreamRedactor', () => {
     const plain = r.stream();
     expect(plain.push('a'.repeat(100)).length).toBe(100 - (KEY.length - 1));
   });
+
+  it('passes a finished line on at once: a short line followed by silence is not held back', () => {
+    const r = new Redactor([KEY]);
+    const s = r.stream();
+    expect(s.push('building\n')).toBe('building\n');
+    expect(s.push(`key ${KEY.slice(0, 5)}`)).toBe('');
+    expect(s.push(`${KEY.slice(5)} done\r\nnext`)).toBe(`key ${REDACTED} done\r\n`);
+    expect(s.end()).toBe('next');
+    // A value that spans lines keeps the old rule: a line break may be inside it.
+    const pem = new Redactor(['-----BEGIN KEY-----\nabcdefgh\n-----END KEY-----']).stream();
+    expect(pem.push('short\n')).toBe('');
+  });
 });
