@@ -46,7 +46,7 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     logger = createLogger(config.logLevel, io.stderr, new Redactor(config.secretValues));
   }
   // The long-running bot prunes old worktrees and data at start-up and daily (logs only).
-  const engine = await createRunEngine(config, logger, { housekeeping: true });
+  const engine = await createRunEngine(config, logger, { housekeeping: true, lock: true });
   const allowAll = allowAllUsersWarning(config);
   if (allowAll) logger.warn(allowAll);
   const killOnExit = () => engine.killAllSync();

@@ -15,8 +15,11 @@ import { Sandbox, sandboxLayout } from './sandbox.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
+import { acquireDataLock, type DataLock } from './data-lock.js';
 import { Playtests } from './playtest.js';
+import { ProcessRecorder, recordingAgent } from './process-records.js';
 import { RunManager } from './run-manager.js';
+import { reapLeftovers } from './run-recovery.js';
 import { WorktreeJanitor } from './worktree-janitor.js';
 import { Worktrees } from './worktrees.js';
 
@@ -53,12 +56,31 @@ export interface EngineOptions {
   housekeeping?: boolean | { onReport: (report: HousekeepingReport) => void };
   /** How long the event log batches events (default 100 ms; the delivery bench scales it with its clock). */
   eventFlushMs?: number;
+  /**
+   * The bot: take the DATA_DIR lock (src/core/data-lock.ts) before anything else, or fail with
+   * DATA_DIR_IN_USE. CLI commands share the database without it.
+   */
+  lock?: boolean;
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
   for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir]) ensurePrivateDir(dir);
   const redactor = new Redactor(config.secretValues);
   const store = openStore(config.dbFile, { redact: redactor.redact });
+  let lock: DataLock | null = null;
+  try {
+    if (options.lock) {
+      lock = acquireDataLock(store.dataLock, config.dataDir, options.now);
+      if (lock.tookOverFrom) logger.warn({ previous: lock.tookOverFrom }, 'took over the DATA_DIR lock of a bot process that is gone');
+    }
+    // Before anything else: end what a crashed bot left running (agents, tools, playtests).
+    await reapLeftovers({ store, repoRoot: config.repoRoot, logger: logger.child({ component: 'recovery' }) });
+  } catch (err) {
+    lock?.release();
+    store.close();
+    throw err;
+  }
+  const recorder = new ProcessRecorder(store.processes, logger.child({ component: 'processes' }), options.now);
   const worktrees = new Worktrees({
     repoRoot: config.repoRoot,
     worktreesDir: config.worktreesDir,
@@ -82,8 +104,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     timeout: config.limits.playtestTimeout,
     redactor,
     sandbox,
+    processes: {
+      onSpawn: (runId, pid, cwd) => recorder.record(runId, 'playtest', pid, cwd),
+      onExit: (runId, pid) => recorder.forget(runId, 'playtest', pid),
+    },
   });
-  const agent =
+  const driver =
     options.agent ??
     new PiDriver({
       command: config.agentCommand,
@@ -95,6 +121,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       redactor,
       sandbox,
     });
+  const agent = recordingAgent(driver, recorder);
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({
     store,
@@ -147,6 +174,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       (closed ??= (async () => {
         await housekeeping.close();
         await manager.shutdown();
+        lock?.release();
         store.close();
       })()),
   };

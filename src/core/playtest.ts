@@ -32,6 +32,8 @@ export interface PlaytestsOptions {
   redactor?: Redactor;
   /** Run the command inside this sandbox, with the display; null or absent: unconfined. */
   sandbox?: Sandbox | null;
+  /** Told each playtest process as it starts and once it has exited (the engine records them: src/core/process-records.ts). */
+  processes?: { onSpawn(runId: string, pid: number, cwd: string): void; onExit(runId: string, pid: number): void };
 }
 
 /** Lines kept for an output event and for the exit event's tail. */
@@ -95,7 +97,7 @@ export class Playtests {
   private readonly sandbox: Sandbox | null;
   private readonly active = new Map<string, Playtest>();
 
-  constructor(options: PlaytestsOptions) {
+  constructor(private readonly options: PlaytestsOptions) {
     this.command = options.command;
     this.env = options.env;
     this.log = options.logger;
@@ -153,6 +155,7 @@ export class Playtests {
       },
     };
     this.active.set(runId, entry);
+    if (entry.pid > 0) this.options.processes?.onSpawn(runId, entry.pid, cwd);
     this.log.info({ runId, pid: entry.pid, cwd, command: this.command }, 'playtest started');
     this.emit(runId, { type: 'playtest', phase: 'started', text: this.command, exitCode: null, by });
     if (this.timeout) {
@@ -291,6 +294,7 @@ export class Playtests {
     if (entry.deadline) clearTimeout(entry.deadline);
     entry.deadline = null;
     if (this.active.get(runId) === entry) this.active.delete(runId);
+    if (entry.pid > 0) this.options.processes?.onExit(runId, entry.pid);
     const exitCode = result.exitCode ?? null;
     const tail = entry.tail.length > 0 ? `\nLast output:\n${entry.tail.join('\n')}` : '';
     const cmd = `\`${this.command}\``;

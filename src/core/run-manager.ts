@@ -14,7 +14,8 @@ import type { Cards } from './cards.js';
 import { assertFreeDisk } from './disk-space.js';
 import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
-import { isAlive, processTree, signalTree } from './process-tree.js';
+import { isSameProcess, ownStartTime } from './process-identity.js';
+import { processTree, signalTree } from './process-tree.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
@@ -26,7 +27,7 @@ import type { Run, RunEvent } from './types.js';
 import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
-  store: Pick<Store, 'runs' | 'events'>;
+  store: Pick<Store, 'runs' | 'events' | 'processes'>;
   cards: Cards;
   events: EventLog;
   agent: AgentDriver;
@@ -92,7 +93,7 @@ export class RunManager {
     this.queue = new RunQueue({
       runs: deps.store.runs,
       maxConcurrent: Math.max(1, deps.maxConcurrentRuns ?? Number.MAX_SAFE_INTEGER),
-      isOwnerAlive: (pid) => pid === process.pid || isAlive(pid),
+      isOwnerAlive: isSameProcess,
       onPosition: (runId, position) => this.announcePosition(runId, position),
       now: this.now,
       pollMs: deps.queuePollMs,
@@ -110,12 +111,14 @@ export class RunManager {
    */
   recoverInterrupted(): string[] {
     const reason = 'the bot stopped while this run was active; refine it to continue';
-    // A pid equal to ours belongs to an earlier process (pids repeat in containers).
-    const ids = this.deps.store.runs.interruptOrphans(this.now().toISOString(), reason, (pid) => pid !== process.pid && isAlive(pid));
+    // A pid equal to ours belongs to an earlier process (pids repeat in containers); other
+    // owners count as alive only with their recorded start time (a reused pid is not the owner).
+    const ids = this.deps.store.runs.interruptOrphans(this.now().toISOString(), reason, (pid, start) => pid !== process.pid && isSameProcess(pid, start));
     for (const id of ids) {
       const run = this.deps.store.runs.get(id)!;
+      const ran = Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt);
       this.deps.events.append(id, { type: 'warning', message: reason });
-      this.deps.events.append(id, settledEvent(run, [], 0));
+      this.deps.events.append(id, settledEvent(run, [], Number.isFinite(ran) ? Math.max(0, ran) : 0));
     }
     if (ids.length > 0) this.deps.logger.warn({ runs: ids }, 'marked runs left running by a previous process as interrupted');
     return ids;
@@ -247,7 +250,7 @@ export class RunManager {
    * restart) and queues them here again, in their order. Returns their ids.
    */
   resumeQueue(): string[] {
-    const ids = this.deps.store.runs.adoptQueued(process.pid, (pid) => isAlive(pid));
+    const ids = this.deps.store.runs.adoptQueued(process.pid, ownStartTime(), isSameProcess);
     for (const id of ids) {
       const run = this.require(id);
       const cwd = run.worktreePath ?? this.deps.repoRoot;
@@ -302,6 +305,7 @@ export class RunManager {
         prompt: text.split(token).join('<run token>'),
         tokenHash: hashToken(token),
         ownerPid: process.pid,
+        ownerStart: ownStartTime(),
         status: 'queued',
         now: this.now().toISOString(),
       });

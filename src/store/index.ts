@@ -4,6 +4,7 @@ import { ChatThreadsRepo } from './chat-threads-repo.js';
 import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
+import { DataLockRepo, ProcessRecordsRepo } from './process-records-repo.js';
 import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunsRepo } from './runs-repo.js';
@@ -17,6 +18,10 @@ export interface Store {
   outbox: OutboxRepo;
   inbound: InboundRepo;
   retention: RetentionRepo;
+  /** Agent and playtest processes while they run (reaped after a crash). */
+  processes: ProcessRecordsRepo;
+  /** One bot per DATA_DIR. */
+  dataLock: DataLockRepo;
   close(): void;
 }
 
@@ -40,6 +45,8 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     outbox: new OutboxRepo(db, redact),
     inbound: new InboundRepo(db),
     retention: new RetentionRepo(db),
+    processes: new ProcessRecordsRepo(db),
+    dataLock: new DataLockRepo(db),
     close: () => db.close(),
   };
 }
