@@ -35,7 +35,9 @@ export interface RunEngine {
   housekeeping: Housekeeping;
   /** Replaces every known secret by `[redacted]` (for text that leaves without passing the store). */
   redact: (text: string) => string;
-  /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
+  /** Stops housekeeping, every active run (they become `interrupted`) and every playtest; the store stays open. */
+  stopRuns(): Promise<void>;
+  /** `stopRuns`, then releases the DATA_DIR lock and closes the store. */
   close(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
   killAllSync(): void;
@@ -160,6 +162,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
   });
   if (options.housekeeping) housekeeping.start();
   let closed: Promise<void> | null = null;
+  let stopped: Promise<void> | null = null;
+  const stopRuns = () =>
+    (stopped ??= (async () => {
+      await housekeeping.close();
+      await manager.shutdown();
+    })());
   return {
     config,
     store,
@@ -170,10 +178,10 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     housekeeping,
     redact: redactor.redact,
     killAllSync: () => manager.killAllSync(),
+    stopRuns,
     close: () =>
       (closed ??= (async () => {
-        await housekeeping.close();
-        await manager.shutdown();
+        await stopRuns();
         lock?.release();
         store.close();
       })()),

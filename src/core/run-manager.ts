@@ -15,7 +15,7 @@ import { assertFreeDisk } from './disk-space.js';
 import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
 import { isSameProcess, ownStartTime } from './process-identity.js';
-import { processTree, signalTree } from './process-tree.js';
+import { endTreesSync } from './process-reaper.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
@@ -493,12 +493,13 @@ export class RunManager {
    * Resolves when all have settled.
    */
   /**
-   * Last resort when the process exits without a shutdown (no event loop left): SIGTERM each
-   * agent's tree (pi then kills its tool process groups) and SIGKILL every playtest tree.
+   * Last resort when the process exits without a shutdown (no event loop left) or a shutdown
+   * overran its bound: SIGTERM each agent's whole tree and groups (tools included), SIGKILL what
+   * is left a moment later, and SIGKILL every playtest tree.
    * Their rows stay `running` and become `interrupted` at the next start.
    */
   killAllSync(): void {
-    for (const pid of this.active.agentPids()) signalTree(processTree(pid), 'SIGTERM');
+    endTreesSync(this.active.agentPids());
     this.deps.playtests.killAllSync();
   }
 
