@@ -61,7 +61,7 @@ const botMessages = (channelId: string): StoredMessage[] => fake.messages(channe
 async function startBot(env: Record<string, string>, cwd: string): Promise<{ child: ResultPromise }> {
   const readyBefore = fake.state.readyCount;
   const putsBefore = commandPuts();
-  const child = execa(process.execPath, [BIN, 'start'], { cwd, env: { ...env, LOG_LEVEL: 'info' }, extendEnv: false, reject: false });
+  const child = execa(process.execPath, [BIN, 'start'], { cwd, env: { ...env, LOG_LEVEL: 'info' }, extendEnv: false, reject: false, forceKillAfterDelay: false });
   children.push(child);
   if (process.env.FAULT_LOG) child.stderr?.on('data', (c: Buffer) => fs.appendFileSync(process.env.FAULT_LOG!, c));
   let exited = false;
