@@ -18,7 +18,10 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { makeBotEnv } from '../support/engine-harness.js';
 import { startFakeDiscord, type FakeDiscord, type StoredMessage } from '../support/fake-discord/index.js';
 import { MockLlm, messageText } from '../support/mock-llm.js';
+import { until as untilWithin } from '../support/poll.js';
 import { makeTempDir, useTempDirs } from '../support/temp.js';
+
+const until = <T>(check: () => T | undefined | null | false, description: string, timeoutMs = 90_000) => untilWithin(check, description, timeoutMs);
 
 useTempDirs();
 
@@ -73,17 +76,6 @@ async function startBot(env: Record<string, string>, cwd: string): Promise<{ chi
   if (exited) throw new Error(`the bot exited at start-up:\n${(await child).stderr}`);
   // Wrapped: an async function would wait for a returned child (it is a promise) to exit.
   return { child };
-}
-
-/** Polls a condition on processes or files (nothing to await on for processes we do not own), with a deadline. */
-async function until<T>(check: () => T | undefined | false, description: string, timeoutMs = WAIT.timeoutMs): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${description}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function cli(env: Record<string, string>, cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -15,6 +15,7 @@ import { makeBotEnv } from '../support/engine-harness.js';
 import { startFakeDiscord, type FakeDiscord } from '../support/fake-discord/index.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack/index.js';
 import { MockLlm } from '../support/mock-llm.js';
+import { until } from '../support/poll.js';
 import { useTempDirs } from '../support/temp.js';
 
 useTempDirs();
@@ -31,38 +32,31 @@ afterAll(async () => {
   await llm?.close();
 });
 
-/** Polls a condition on files or processes we cannot await, with a deadline. */
-async function until<T>(check: () => T | undefined | false, description: string, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${description}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** The console-mode bot running card-1 with an agent that ignores abort, stdin EOF and SIGTERM (only SIGKILL ends it). */
+async function botWithStubbornAgent() {
+  const { repo, env } = await makeBotEnv(llm, { env: { LOG_LEVEL: 'info', AGENT_COMMAND: `'${process.execPath}' '${STUBBORN_AGENT}'` } });
+  const child = execa(process.execPath, [BIN, 'start'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'pipe', forceKillAfterDelay: false });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += String(c)));
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += String(c)));
+  await until(() => out.includes('chatops console'), 'the console prompt', WAIT_MS);
+  child.stdin!.write('/card add card-1 Add a jump button\n');
+  await until(() => /Added card-1/.test(out), 'the card was added', WAIT_MS);
+  child.stdin!.write('/run card-1\n');
+  const store = openStore(loadConfig(env, repo).dbFile);
+  const agent = await until(() => store.processes.list().find((r) => r.kind === 'agent'), 'the agent process was recorded', WAIT_MS);
+  const logFile = await until(() => /logs: (\S+)\)/.exec(err)?.[1], 'the log file name', WAIT_MS);
+  return { child, store, agent, logFile };
 }
 
 describe('shutdown', { timeout: 180_000 }, () => {
   it('a second signal during a shutdown kills the agent process trees at once and exits 130', async () => {
-    // The agent ignores abort, stdin EOF and SIGTERM: the first shutdown's stop sequence would need its SIGKILL step.
-    const { repo, env } = await makeBotEnv(llm, { env: { LOG_LEVEL: 'info', AGENT_COMMAND: `'${process.execPath}' '${STUBBORN_AGENT}'` } });
-    const child = execa(process.execPath, [BIN, 'start'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'pipe', forceKillAfterDelay: false });
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += String(c)));
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += String(c)));
-    await until(() => out.includes('chatops console'), 'the console prompt');
-    child.stdin!.write('/card add card-1 Add a jump button\n');
-    await until(() => /Added card-1/.test(out), 'the card was added');
-    child.stdin!.write('/run card-1\n');
-
-    const store = openStore(loadConfig(env, repo).dbFile);
+    const { child, store, agent, logFile } = await botWithStubbornAgent();
     try {
-      const agent = await until(() => store.processes.list().find((r) => r.kind === 'agent'), 'the agent process was recorded');
       expect(pidRunning(agent.pid)).toBe(true);
-      const logFile = await until(() => /logs: (\S+)\)/.exec(err)?.[1], 'the log file name');
       child.kill('SIGTERM');
-      await until(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"shutting down"'), 'the first shutdown began');
+      await until(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"shutting down"'), 'the first shutdown began', WAIT_MS);
       child.kill('SIGTERM');
       const result = await child;
       expect(result.exitCode).toBe(130);
@@ -75,23 +69,9 @@ describe('shutdown', { timeout: 180_000 }, () => {
   });
 
   it('SIGTERM with an agent that ignores the stop sequence: the bot cuts it off, kills its tree, marks the run interrupted and exits 0 within the 10 s bound', async () => {
-    // The agent ignores abort, stdin EOF and SIGTERM: the first shutdown's stop sequence would need its SIGKILL step.
-    const { repo, env } = await makeBotEnv(llm, { env: { LOG_LEVEL: 'info', AGENT_COMMAND: `'${process.execPath}' '${STUBBORN_AGENT}'` } });
-    const child = execa(process.execPath, [BIN, 'start'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'pipe', forceKillAfterDelay: false });
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += String(c)));
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += String(c)));
-    await until(() => out.includes('chatops console'), 'the console prompt');
-    child.stdin!.write('/card add card-1 Add a jump button\n');
-    await until(() => /Added card-1/.test(out), 'the card was added');
-    child.stdin!.write('/run card-1\n');
-
-    const store = openStore(loadConfig(env, repo).dbFile);
+    const { child, store, agent, logFile } = await botWithStubbornAgent();
     try {
-      const agent = await until(() => store.processes.list().find((r) => r.kind === 'agent'), 'the agent process was recorded');
       expect(pidRunning(agent.pid)).toBe(true);
-      const logFile = await until(() => /logs: (\S+)\)/.exec(err)?.[1], 'the log file name');
       child.kill('SIGTERM');
       const result = await child;
       expect(result.exitCode).toBe(0);
