@@ -2,13 +2,13 @@
  * Records every agent and playtest process in the database while it runs (pid, process group,
  * start time, working directory, and which bot process started it), so that after a crash the
  * next start can find and end what is left of them (src/core/run-recovery.ts), and so that any
- * process sharing the database can tell that a run still has a live process (`runs remove`).
+ * process sharing the database can tell that a run still has a live process (src/core/run-removal.ts).
  */
 import type { Logger } from 'pino';
 import type { ProcessKind, ProcessRecordsRepo } from '../store/process-records-repo.js';
 import type { AgentDriver, AgentStartOptions, AgentSession } from './agent/agent-driver.js';
 import { errorText } from './errors.js';
-import { isSameProcess, ownStartTime, procStat, startTimeOf } from './process-identity.js';
+import { ownStartTime, procStat, startTimeOf } from './process-identity.js';
 
 export class ProcessRecorder {
   private readonly ids = new Map<string, number>();
@@ -53,13 +53,6 @@ export class ProcessRecorder {
     } catch (err) {
       this.logger.warn({ runId, kind, pid, err: errorText(err) }, 'could not forget an ended run process (the next start skips it: its pid is gone)');
     }
-  }
-
-  /** Whether `runId` has a recorded playtest or agent that still runs, in this process or any other. */
-  hasLiveProcess(runId: string, kind?: ProcessKind): boolean {
-    return this.repo
-      .listForRun(runId)
-      .some((r) => (kind === undefined || r.kind === kind) && isSameProcess(r.ownerPid, r.ownerStart) && isSameProcess(r.pid, r.startTime));
   }
 }
 
