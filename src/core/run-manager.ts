@@ -111,14 +111,12 @@ export class RunManager {
    */
   recoverInterrupted(): string[] {
     const reason = 'the bot stopped while this run was active; refine it to continue';
-    // A pid equal to ours belongs to an earlier process (pids repeat in containers); other
-    // owners count as alive only with their recorded start time (a reused pid is not the owner).
+    // Our pid here is an earlier process's (containers reuse pids); others count only with their start time.
     const ids = this.deps.store.runs.interruptOrphans(this.now().toISOString(), reason, (pid, start) => pid !== process.pid && isSameProcess(pid, start));
     for (const id of ids) {
       const run = this.deps.store.runs.get(id)!;
-      const ran = Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt);
       this.deps.events.append(id, { type: 'warning', message: reason });
-      this.deps.events.append(id, settledEvent(run, [], Number.isFinite(ran) ? Math.max(0, ran) : 0));
+      this.deps.events.append(id, settledEvent(run, [], 0));
     }
     if (ids.length > 0) this.deps.logger.warn({ runs: ids }, 'marked runs left running by a previous process as interrupted');
     return ids;
@@ -489,13 +487,8 @@ export class RunManager {
   }
 
   /**
-   * Ends every active run (they become `interrupted`, refinable later) and every playtest.
-   * Resolves when all have settled.
-   */
-  /**
-   * Last resort when the process exits without a shutdown (no event loop left) or a shutdown
-   * overran its bound: SIGTERM each agent's whole tree and groups (tools included), SIGKILL what
-   * is left a moment later, and SIGKILL every playtest tree.
+   * Last resort (the process exits without a shutdown, or one overran its bound): each agent's
+   * whole tree and groups get SIGTERM, then SIGKILL a moment later; every playtest tree SIGKILL.
    * Their rows stay `running` and become `interrupted` at the next start.
    */
   killAllSync(): void {
@@ -503,6 +496,7 @@ export class RunManager {
     this.deps.playtests.killAllSync();
   }
 
+  /** Ends every active run (`interrupted`, refinable later) and every playtest; resolves when all settled. */
   async shutdown(reason = 'the bot was shut down while this run was active; refine it to continue'): Promise<void> {
     // Queued runs stay queued in the database; the next start takes them up again.
     this.queue.close();
