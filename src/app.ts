@@ -1,13 +1,15 @@
 /**
  * `npm start`: the run engine plus every configured chat front end. Discord and/or Slack when
- * their tokens are set; otherwise the local console mode in this terminal. Shuts down cleanly on
- * SIGINT/SIGTERM (active runs become `interrupted`, refinable later) and, if the process exits
- * any other way, still kills agent and playtest process trees synchronously on the way out.
+ * their tokens are set; otherwise the local console mode in this terminal. Takes the DATA_DIR
+ * lock first (a second bot on the same folder stops at once). Shuts down on SIGINT/SIGTERM within
+ * a bound (src/bot-shutdown.ts: active runs become `interrupted`, refinable later) and, if the
+ * process exits any other way, still kills agent and playtest process trees on the way out.
  */
 import path from 'node:path';
 import { allowAllUsersWarning, scrubBotSecrets, type Config } from './config.js';
 import { ConsoleReceiver, withConsoleOperator } from './bots/console/console-mode.js';
 import { ChatHub, type Receiver } from './bots/hub/hub.js';
+import { shutdownWithin } from './bot-shutdown.js';
 import { createRunEngine, type RunEngine } from './core/engine.js';
 import { Redactor } from './core/redact.js';
 import { createFileLogger, createLogger, type Logger } from './logger.js';
@@ -46,7 +48,7 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     logger = createLogger(config.logLevel, io.stderr, new Redactor(config.secretValues));
   }
   // The long-running bot prunes old worktrees and data at start-up and daily (logs only).
-  const engine = await createRunEngine(config, logger, { housekeeping: true });
+  const engine = await createRunEngine(config, logger, { housekeeping: true, lock: true });
   const allowAll = allowAllUsersWarning(config);
   if (allowAll) logger.warn(allowAll);
   const killOnExit = () => engine.killAllSync();
@@ -60,13 +62,15 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     redact: engine.redact,
   });
   let stopping: Promise<void> | null = null;
+  // Until every receiver started there is nothing to flush (a receiver that failed to start made
+  // the hub stop the ones already started).
+  let hubStarted = false;
   let signalled!: () => void;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
   const shutdown = (reason: string) =>
     (stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
-      await hub.stop();
-      await engine.close();
+      await shutdownWithin({ hub: hubStarted ? hub : null, engine, logger });
       process.off('exit', killOnExit);
     })());
   // Signals are ours from here on, start-up included. A second one means "now": kill the agent
@@ -91,6 +95,9 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
       receivers = await platformReceivers(config, logger);
     }
     await hub.start(receivers);
+    hubStarted = true;
+    // A signal during start-up: its shutdown did not know the receivers yet.
+    if (stopping) await hub.stop();
     // Runs a previous process left queued wait here again, in their order.
     engine.manager.resumeQueue();
     // Then what was said in the threads of recent runs while the bot was down (in the background).

@@ -15,8 +15,11 @@ import { Sandbox, sandboxLayout } from './sandbox.js';
 import { Cards } from './cards.js';
 import { EventLog } from './event-log.js';
 import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
+import { acquireDataLock, type DataLock } from './data-lock.js';
 import { Playtests } from './playtest.js';
+import { ProcessRecorder, recordingAgent } from './process-records.js';
 import { RunManager } from './run-manager.js';
+import { reapLeftovers } from './run-recovery.js';
 import { WorktreeJanitor } from './worktree-janitor.js';
 import { Worktrees } from './worktrees.js';
 
@@ -32,7 +35,9 @@ export interface RunEngine {
   housekeeping: Housekeeping;
   /** Replaces every known secret by `[redacted]` (for text that leaves without passing the store). */
   redact: (text: string) => string;
-  /** Stops every active run and playtest (runs become `interrupted`) and closes the store. */
+  /** Stops housekeeping, every active run (they become `interrupted`) and every playtest; the store stays open. */
+  stopRuns(): Promise<void>;
+  /** `stopRuns`, then releases the DATA_DIR lock and closes the store. */
   close(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills agent and playtest process trees. */
   killAllSync(): void;
@@ -53,12 +58,31 @@ export interface EngineOptions {
   housekeeping?: boolean | { onReport: (report: HousekeepingReport) => void };
   /** How long the event log batches events (default 100 ms; the delivery bench scales it with its clock). */
   eventFlushMs?: number;
+  /**
+   * The bot: take the DATA_DIR lock (src/core/data-lock.ts) before anything else, or fail with
+   * DATA_DIR_IN_USE. CLI commands share the database without it.
+   */
+  lock?: boolean;
 }
 
 export async function createRunEngine(config: Config, logger: Logger, options: EngineOptions = {}): Promise<RunEngine> {
   for (const dir of [config.dataDir, config.sessionsDir, config.piAgentDir, config.playtest.filesDir]) ensurePrivateDir(dir);
   const redactor = new Redactor(config.secretValues);
   const store = openStore(config.dbFile, { redact: redactor.redact });
+  let lock: DataLock | null = null;
+  try {
+    if (options.lock) {
+      lock = acquireDataLock(store.dataLock, config.dataDir, options.now);
+      if (lock.tookOverFrom) logger.warn({ previous: lock.tookOverFrom }, 'took over the DATA_DIR lock of a bot process that is gone');
+    }
+    // Before anything else: end what a crashed bot left running (agents, tools, playtests).
+    await reapLeftovers({ store, repoRoot: config.repoRoot, logger: logger.child({ component: 'recovery' }) });
+  } catch (err) {
+    lock?.release();
+    store.close();
+    throw err;
+  }
+  const recorder = new ProcessRecorder(store.processes, logger.child({ component: 'processes' }), options.now);
   const worktrees = new Worktrees({
     repoRoot: config.repoRoot,
     worktreesDir: config.worktreesDir,
@@ -83,8 +107,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     settings: config.playtest,
     redactor,
     sandbox,
+    processes: {
+      onSpawn: (runId, pid, cwd) => recorder.record(runId, 'playtest', pid, cwd),
+      onExit: (runId, pid) => recorder.forget(runId, 'playtest', pid),
+    },
   });
-  const agent =
+  const driver =
     options.agent ??
     new PiDriver({
       command: config.agentCommand,
@@ -96,6 +124,7 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
       redactor,
       sandbox,
     });
+  const agent = recordingAgent(driver, recorder);
   const cards = new Cards(store.cards, options.now);
   const manager = new RunManager({
     store,
@@ -134,6 +163,12 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
   });
   if (options.housekeeping) housekeeping.start();
   let closed: Promise<void> | null = null;
+  let stopped: Promise<void> | null = null;
+  const stopRuns = () =>
+    (stopped ??= (async () => {
+      await housekeeping.close();
+      await manager.shutdown();
+    })());
   return {
     config,
     store,
@@ -144,10 +179,11 @@ export async function createRunEngine(config: Config, logger: Logger, options: E
     housekeeping,
     redact: redactor.redact,
     killAllSync: () => manager.killAllSync(),
+    stopRuns,
     close: () =>
       (closed ??= (async () => {
-        await housekeeping.close();
-        await manager.shutdown();
+        await stopRuns();
+        lock?.release();
         store.close();
       })()),
   };

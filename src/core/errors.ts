@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'AGENT_PROTOCOL'
   | 'PLAYTEST'
   | 'DISK_LOW'
+  | 'DATA_DIR_IN_USE'
   | 'UNAUTHORIZED'
   | 'BAD_COMMAND'
   | 'INTERNAL';

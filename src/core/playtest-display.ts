@@ -38,6 +38,8 @@ export interface PlaytestDisplay {
   env: Record<string, string>;
   /** What the thread is told about the display when it matters (e.g. none at all). */
   note: string | null;
+  /** The virtual server's pid (recorded for crash recovery); null for the host's display or none. */
+  pid: number | null;
   /** Stops the virtual server (nothing for the host's); safe to call twice. */
   close(): Promise<void>;
   /** Last resort on process exit: SIGKILL the virtual server. */
@@ -48,7 +50,7 @@ const XVFB_START_MS = 10_000;
 const XVFB_STOP_MS = 3_000;
 
 function none(note: string | null): PlaytestDisplay {
-  return { name: null, virtual: false, width: null, height: null, env: {}, note, close: async () => {}, killSync: () => {} };
+  return { name: null, virtual: false, width: null, height: null, env: {}, note, pid: null, close: async () => {}, killSync: () => {} };
 }
 
 /**
@@ -140,6 +142,7 @@ async function startXvfb(res: { width: number; height: number }, gameEnv: Record
     height: res.height,
     env,
     note: null,
+    pid: server.pid ?? null,
     close: () => (closing ??= stopServer(server).then(() => log.info({ display: name }, 'virtual display stopped'))),
     killSync: () => {
       if (server.pid) signalTree(processTree(server.pid), 'SIGKILL');

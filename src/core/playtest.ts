@@ -46,6 +46,11 @@ export interface PlaytestsOptions {
   redactor?: Redactor;
   /** Run the build and the game inside this sandbox, with the display; null or absent: unconfined. */
   sandbox?: Sandbox | null;
+  /**
+   * Told each playtest process (build, game, virtual X server) as it starts and once it has
+   * exited; the engine records them so a restart after a crash can end them (src/core/process-records.ts).
+   */
+  processes?: { onSpawn(runId: string, pid: number, cwd: string): void; onExit(runId: string, pid: number): void };
 }
 
 interface Playtest {
@@ -184,6 +189,7 @@ export class Playtests {
       if (!failure && !entry.stoppedBy) {
         // After the build: a long build keeps no idle X server.
         entry.display = await openDisplay(this.opts.settings, this.opts.env, path.join(entry.dir, `${n}.xauth`), this.log);
+        if (entry.display.pid) this.opts.processes?.onSpawn(entry.runId, entry.display.pid, entry.cwd);
         if (entry.display.note) this.emit(entry.runId, { type: 'warning', message: `🎮 ${entry.display.note}` });
         const tools = (this.tools ??= detectCaptureTools(this.opts.env.PATH ?? '/usr/bin:/bin'));
         entry.camera = new PlaytestCamera(entry.display, tools, this.opts.settings, entry.dir, n, `playtest-${entry.runId.slice(0, 8)}`);
@@ -196,6 +202,7 @@ export class Playtests {
       entry.ended.abort();
       entry.output.flush();
       await entry.display?.close();
+      if (entry.display?.pid) this.opts.processes?.onExit(entry.runId, entry.display.pid);
       if (entry.cargo) fs.rmSync(path.join(entry.dir, 'bin'), { recursive: true, force: true });
     }
     this.finish(entry, result, failure);
@@ -269,8 +276,14 @@ export class Playtests {
     if (entry.stoppedBy) throw new Error('the playtest was stopped');
     const [cmd, argv] = shell ? ['/bin/sh', ['-c', command]] : [command, args];
     const wrapped = sandbox?.wrap(cmd, argv, { cwd: entry.cwd, env, display: true, rw: target ? [target] : [], ro: [path.join(entry.dir, 'bin')] });
-    entry.proc = spawnPlaytestProcess(wrapped?.command ?? cmd, wrapped?.args ?? argv, { cwd: entry.cwd, env, shell: false, redactor: this.redactor, onLine });
-    return entry.proc;
+    const proc = spawnPlaytestProcess(wrapped?.command ?? cmd, wrapped?.args ?? argv, { cwd: entry.cwd, env, shell: false, redactor: this.redactor, onLine });
+    entry.proc = proc;
+    const { processes } = this.opts;
+    if (processes && proc.pid > 0) {
+      processes.onSpawn(entry.runId, proc.pid, entry.cwd);
+      void proc.result.then(() => processes.onExit(entry.runId, proc.pid));
+    }
+    return proc;
   }
 
   private finish(entry: Playtest, result: ProcessResult | null, failure: string | null): void {

@@ -14,7 +14,8 @@ import type { Cards } from './cards.js';
 import { assertFreeDisk } from './disk-space.js';
 import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
-import { isAlive, processTree, signalTree } from './process-tree.js';
+import { isSameProcess, ownStartTime } from './process-identity.js';
+import { endTreesSync } from './process-reaper.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
 import type { CreatedWorktree, PlaytestOps, WorktreeOps } from './run-ports.js';
@@ -26,7 +27,7 @@ import type { Run, RunEvent } from './types.js';
 import { PRUNE_HOLDER, WorkDirs } from './work-dirs.js';
 
 export interface RunManagerDeps {
-  store: Pick<Store, 'runs' | 'events' | 'settle'>;
+  store: Pick<Store, 'runs' | 'events' | 'settle' | 'processes'>;
   cards: Cards;
   events: EventLog;
   agent: AgentDriver;
@@ -92,7 +93,7 @@ export class RunManager {
     this.queue = new RunQueue({
       runs: deps.store.runs,
       maxConcurrent: Math.max(1, deps.maxConcurrentRuns ?? Number.MAX_SAFE_INTEGER),
-      isOwnerAlive: (pid) => pid === process.pid || isAlive(pid),
+      isOwnerAlive: isSameProcess,
       onPosition: (runId, position) => this.announcePosition(runId, position),
       now: this.now,
       pollMs: deps.queuePollMs,
@@ -110,8 +111,8 @@ export class RunManager {
    */
   recoverInterrupted(): string[] {
     const reason = 'the bot stopped while this run was active; refine it to continue';
-    // A pid equal to ours belongs to an earlier process (pids repeat in containers).
-    const ids = this.deps.store.runs.interruptOrphans(this.now().toISOString(), reason, (pid) => pid !== process.pid && isAlive(pid));
+    // Our pid here is an earlier process's (containers reuse pids); others count only with their start time.
+    const ids = this.deps.store.runs.interruptOrphans(this.now().toISOString(), reason, (pid, start) => pid !== process.pid && isSameProcess(pid, start));
     for (const id of ids) {
       const run = this.deps.store.runs.get(id)!;
       this.deps.events.append(id, { type: 'warning', message: reason });
@@ -246,7 +247,7 @@ export class RunManager {
    * restart) and queues them here again, in their order. Returns their ids.
    */
   resumeQueue(): string[] {
-    const ids = this.deps.store.runs.adoptQueued(process.pid, (pid) => isAlive(pid));
+    const ids = this.deps.store.runs.adoptQueued(process.pid, ownStartTime(), isSameProcess);
     for (const id of ids) {
       const run = this.require(id);
       const cwd = run.worktreePath ?? this.deps.repoRoot;
@@ -301,6 +302,7 @@ export class RunManager {
         prompt: text.split(token).join('<run token>'),
         tokenHash: hashToken(token),
         ownerPid: process.pid,
+        ownerStart: ownStartTime(),
         status: 'queued',
         now: this.now().toISOString(),
       });
@@ -489,19 +491,16 @@ export class RunManager {
   }
 
   /**
-   * Ends every active run (they become `interrupted`, refinable later) and every playtest.
-   * Resolves when all have settled.
-   */
-  /**
-   * Last resort when the process exits without a shutdown (no event loop left): SIGTERM each
-   * agent's tree (pi then kills its tool process groups) and SIGKILL every playtest tree.
+   * Last resort (the process exits without a shutdown, or one overran its bound): each agent's
+   * whole tree and groups get SIGTERM, then SIGKILL a moment later; every playtest tree SIGKILL.
    * Their rows stay `running` and become `interrupted` at the next start.
    */
   killAllSync(): void {
-    for (const pid of this.active.agentPids()) signalTree(processTree(pid), 'SIGTERM');
+    endTreesSync(this.active.agentPids());
     this.deps.playtests.killAllSync();
   }
 
+  /** Ends every active run (`interrupted`, refinable later) and every playtest; resolves when all settled. */
   async shutdown(reason = 'the bot was shut down while this run was active; refine it to continue'): Promise<void> {
     // Queued runs stay queued in the database; the next start takes them up again.
     this.queue.close();

@@ -12,7 +12,8 @@ import { AppError, UserError } from './errors.js';
 export interface RunQueueDeps {
   runs: Pick<RunsRepo, 'admitQueued' | 'queue'>;
   maxConcurrent: number;
-  isOwnerAlive: (pid: number) => boolean;
+  /** Whether the process recorded as (pid, start time) still runs. */
+  isOwnerAlive: (pid: number, start: string | null) => boolean;
   /** Called when a waiting run of this process moves in the queue (1 = next). */
   onPosition: (runId: string, position: number) => void;
   now: () => Date;

@@ -5,7 +5,7 @@
  */
 import type { RunsRepo } from '../store/runs-repo.js';
 import { UserError } from './errors.js';
-import { isAlive } from './process-tree.js';
+import { isSameProcess } from './process-identity.js';
 
 /** The holder id of a worktree that the clean-up is removing (no run may start in it meanwhile). */
 export const PRUNE_HOLDER = 'worktree-prune';
@@ -29,7 +29,7 @@ export class WorkDirs {
     if (local) return local;
     const elsewhere = this.runs
       .runningIn(cwd, cwd === this.repoRoot)
-      .find((r) => r.ownerPid !== null && r.ownerPid !== process.pid && isAlive(r.ownerPid));
+      .find((r) => r.ownerPid !== null && r.ownerPid !== process.pid && isSameProcess(r.ownerPid, r.ownerStart));
     return elsewhere?.id ?? null;
   }
 

@@ -6,6 +6,7 @@ import { openDatabase, type Db } from './database.js';
 import { InboundRepo } from './inbound-repo.js';
 import { OutboxRepo } from './outbox-repo.js';
 import { OutboxUploadsRepo } from './outbox-uploads-repo.js';
+import { DataLockRepo, ProcessRecordsRepo } from './process-records-repo.js';
 import { RetentionRepo } from './retention-repo.js';
 import { RunEventsRepo } from './run-events-repo.js';
 import { RunSettleRepo } from './run-settle-repo.js';
@@ -25,6 +26,10 @@ export interface Store {
   inbound: InboundRepo;
   catchUp: CatchUpRepo;
   retention: RetentionRepo;
+  /** Agent and playtest processes while they run (reaped after a crash). */
+  processes: ProcessRecordsRepo;
+  /** One bot per DATA_DIR. */
+  dataLock: DataLockRepo;
   close(): void;
 }
 
@@ -53,6 +58,8 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     inbound: new InboundRepo(db),
     catchUp: new CatchUpRepo(db),
     retention: new RetentionRepo(db),
+    processes: new ProcessRecordsRepo(db),
+    dataLock: new DataLockRepo(db),
     close: () => db.close(),
   };
 }

@@ -195,7 +195,40 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    version: 8,
+    version: 6,
+    name: 'process identities: run owners, recorded processes, the data folder lock',
+    sql: `
+      -- The owner's start time next to its pid: a reused pid is never taken for the owner.
+      ALTER TABLE agent_runs ADD COLUMN owner_start TEXT;
+
+      -- Every agent and playtest process while it runs (src/core/process-records.ts): a bot that
+      -- crashed leaves these behind and the next start kills what still runs of them.
+      CREATE TABLE run_processes (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('agent','playtest')),
+        pid          INTEGER NOT NULL,
+        pgid         INTEGER NOT NULL,
+        start_time   TEXT NOT NULL,
+        cwd          TEXT NOT NULL,
+        owner_pid    INTEGER NOT NULL,
+        owner_start  TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+      );
+      CREATE INDEX run_processes_run ON run_processes(run_id);
+
+      -- One bot per DATA_DIR (src/core/data-lock.ts): the holder's pid and start time.
+      CREATE TABLE data_dir_lock (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        pid         INTEGER NOT NULL,
+        start_time  TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        since       TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
     name: 'catch-up after downtime',
     sql: `
       -- What the bot has seen of each run thread, so a restart reads only what it missed
@@ -238,7 +271,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    version: 9,
+    version: 8,
     name: 'outbox uploads',
     sql: `
       -- The files an outbox row posts as attachments (playtest screenshots and clips): a create row

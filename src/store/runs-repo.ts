@@ -19,6 +19,7 @@ interface RunRow {
   error: string | null;
   started_by: string;
   owner_pid: number | null;
+  owner_start: string | null;
   parent_run_id: string | null;
   tokens_input: number;
   tokens_output: number;
@@ -71,9 +72,19 @@ export interface NewRun {
   parentRunId: string | null;
   /** The bot process that drives the run's agent; recovery leaves runs of live processes alone. */
   ownerPid: number;
+  /** The owner's start time (src/core/process-identity.ts): with the pid, who the owner is. */
+  ownerStart?: string | null;
   now: string;
   /** `queued` until the run queue admits it (the RunManager's runs), or `running` (default) at once. */
   status?: 'queued' | 'running';
+}
+
+/** Whether the process recorded as (pid, start time) still runs; the start is null on rows older than migration 6. */
+export type OwnerAlive = (pid: number, start: string | null) => boolean;
+
+interface OwnerCols {
+  owner_pid: number | null;
+  owner_start: string | null;
 }
 
 export interface RunFinish {
@@ -98,8 +109,8 @@ export class RunsRepo {
     this.db
       .prepare(
         `INSERT INTO agent_runs (id, card_id, status, use_worktree, owns_worktree, branch, worktree_path, base_sha, session_file,
-           prompt, token_hash, started_by, owner_pid, parent_run_id, created_at, started_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           prompt, token_hash, started_by, owner_pid, owner_start, parent_run_id, created_at, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.id,
@@ -115,6 +126,7 @@ export class RunsRepo {
         r.tokenHash,
         r.startedBy,
         r.ownerPid,
+        r.ownerStart ?? null,
         r.parentRunId,
         r.now,
         r.status === 'queued' ? null : r.now,
@@ -126,15 +138,16 @@ export class RunsRepo {
    * `max` runs of live processes are `running`, the oldest `queued` run of a live process becomes
    * `running` if `owner` owns it and `ready` says it is waiting there. Returns the ids admitted, in order.
    */
-  admitQueued(owner: number, max: number, isOwnerAlive: (pid: number) => boolean, ready: (id: string) => boolean, now: string): string[] {
+  admitQueued(owner: number, max: number, isOwnerAlive: OwnerAlive, ready: (id: string) => boolean, now: string): string[] {
     return this.db
       .transaction(() => {
-        const live = (r: { owner_pid: number | null }) => r.owner_pid !== null && (r.owner_pid === owner || isOwnerAlive(r.owner_pid));
-        const running = (this.db.prepare("SELECT owner_pid FROM agent_runs WHERE status = 'running'").all() as { owner_pid: number | null }[]).filter(live).length;
-        const queued = (this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
-          id: string;
-          owner_pid: number | null;
-        }[]).filter(live);
+        const live = (r: OwnerCols) => r.owner_pid !== null && (r.owner_pid === owner || isOwnerAlive(r.owner_pid, r.owner_start));
+        const running = (this.db.prepare("SELECT owner_pid, owner_start FROM agent_runs WHERE status = 'running'").all() as OwnerCols[]).filter(live).length;
+        const queued = (
+          this.db.prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as (OwnerCols & {
+            id: string;
+          })[]
+        ).filter(live);
         const admit = this.db.prepare("UPDATE agent_runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'");
         const admitted: string[] = [];
         for (let slots = max - running; slots > 0 && queued.length > 0 && queued[0]!.owner_pid === owner && ready(queued[0]!.id); slots--) {
@@ -148,12 +161,11 @@ export class RunsRepo {
   }
 
   /** Queued runs of live processes, oldest first: the queue as every process sees it. */
-  queue(isOwnerAlive: (pid: number) => boolean): { id: string; ownerPid: number }[] {
-    const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
+  queue(isOwnerAlive: OwnerAlive): { id: string; ownerPid: number }[] {
+    const rows = this.db.prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as (OwnerCols & {
       id: string;
-      owner_pid: number | null;
-    }[];
-    return rows.filter((r) => r.owner_pid !== null && isOwnerAlive(r.owner_pid)).map((r) => ({ id: r.id, ownerPid: r.owner_pid! }));
+    })[];
+    return rows.filter((r) => r.owner_pid !== null && isOwnerAlive(r.owner_pid, r.owner_start)).map((r) => ({ id: r.id, ownerPid: r.owner_pid! }));
   }
 
   /**
@@ -161,17 +173,18 @@ export class RunsRepo {
    * back). Runs already marked with `owner`'s pid count as gone too: at start-up nothing of this
    * process waits yet, so they belong to an earlier process with the same pid.
    */
-  adoptQueued(owner: number, isOwnerAlive: (pid: number) => boolean): string[] {
-    return this.db.transaction(() => {
-      const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as {
-        id: string;
-        owner_pid: number | null;
-      }[];
-      const orphans = rows.filter((r) => r.owner_pid === null || r.owner_pid === owner || !isOwnerAlive(r.owner_pid)).map((r) => r.id);
-      const adopt = this.db.prepare('UPDATE agent_runs SET owner_pid = ? WHERE id = ?');
-      for (const id of orphans) adopt.run(owner, id);
-      return orphans;
-    })();
+  adoptQueued(owner: number, ownerStart: string, isOwnerAlive: OwnerAlive): string[] {
+    return this.db
+      .transaction(() => {
+        const rows = this.db.prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status = 'queued' ORDER BY created_at, rowid").all() as (OwnerCols & {
+          id: string;
+        })[];
+        const orphans = rows.filter((r) => r.owner_pid === null || r.owner_pid === owner || !isOwnerAlive(r.owner_pid, r.owner_start)).map((r) => r.id);
+        const adopt = this.db.prepare('UPDATE agent_runs SET owner_pid = ?, owner_start = ? WHERE id = ?');
+        for (const id of orphans) adopt.run(owner, ownerStart, id);
+        return orphans;
+      })
+      .immediate();
   }
 
   /** A new token for a run whose prompt is rebuilt (a queued run adopted after a restart). */
@@ -251,19 +264,29 @@ export class RunsRepo {
    * Marks `running` rows whose owning process is gone as interrupted; returns their ids.
    * Rows of live processes (a bot and a CLI may share the database) are left alone.
    */
-  interruptOrphans(now: string, reason: string, isOwnerAlive: (pid: number) => boolean): string[] {
-    return this.db.transaction(() => {
-      const rows = this.db.prepare("SELECT id, owner_pid FROM agent_runs WHERE status = 'running'").all() as {
-        id: string;
-        owner_pid: number | null;
-      }[];
-      const orphans = rows.filter((r) => r.owner_pid === null || !isOwnerAlive(r.owner_pid)).map((r) => r.id);
-      const mark = this.db.prepare(
-        "UPDATE agent_runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE id = ? AND status = 'running'",
-      );
-      for (const id of orphans) mark.run(reason, now, id);
-      return orphans;
-    })();
+  interruptOrphans(now: string, reason: string, isOwnerAlive: OwnerAlive): string[] {
+    return this.db
+      .transaction(() => {
+        const orphans = this.orphansRunning(isOwnerAlive);
+        const mark = this.db.prepare(
+          "UPDATE agent_runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE id = ? AND status = 'running'",
+        );
+        for (const id of orphans) mark.run(reason, now, id);
+        return orphans;
+      })
+      .immediate();
+  }
+
+  /** Ids of `running` rows whose owning process is gone (what `interruptOrphans` would mark). */
+  orphansRunning(isOwnerAlive: OwnerAlive): string[] {
+    const rows = this.db.prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status = 'running'").all() as (OwnerCols & { id: string })[];
+    return rows.filter((r) => r.owner_pid === null || !isOwnerAlive(r.owner_pid, r.owner_start)).map((r) => r.id);
+  }
+
+  /** The process that owns a run (drives its agent or waits for its turn), as recorded. */
+  ownerOf(id: string): { pid: number | null; start: string | null } | undefined {
+    const row = this.db.prepare('SELECT owner_pid, owner_start FROM agent_runs WHERE id = ?').get(id) as OwnerCols | undefined;
+    return row && { pid: row.owner_pid, start: row.owner_start };
   }
 
   /**
@@ -271,11 +294,11 @@ export class RunsRepo {
    * too), with their owning process: runs in that worktree, plus runs without a worktree when
    * `isRepoRoot`.
    */
-  runningIn(cwd: string, isRepoRoot: boolean): { id: string; ownerPid: number | null }[] {
+  runningIn(cwd: string, isRepoRoot: boolean): { id: string; ownerPid: number | null; ownerStart: string | null }[] {
     const rows = this.db
-      .prepare("SELECT id, owner_pid FROM agent_runs WHERE status IN ('queued','running') AND (worktree_path = ? OR (? AND use_worktree = 0))")
-      .all(cwd, isRepoRoot ? 1 : 0) as { id: string; owner_pid: number | null }[];
-    return rows.map((r) => ({ id: r.id, ownerPid: r.owner_pid }));
+      .prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status IN ('queued','running') AND (worktree_path = ? OR (? AND use_worktree = 0))")
+      .all(cwd, isRepoRoot ? 1 : 0) as (OwnerCols & { id: string })[];
+    return rows.map((r) => ({ id: r.id, ownerPid: r.owner_pid, ownerStart: r.owner_start }));
   }
 
   /** Forgets that a run has a worktree (after it was removed from disk). */

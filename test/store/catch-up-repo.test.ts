@@ -65,7 +65,7 @@ describe('catch-up store', () => {
     expect(threads[1]).toMatchObject({ thread: 'thread:recent', header: 'header:recent', lastMessage: 'discord:5:6', baseline: false });
   });
 
-  it('migration 8 marks the threads that already exist as a baseline (their first read is taken as seen); later threads are read in full', () => {
+  it('migration 7 marks the threads that already exist as a baseline (their first read is taken as seen); later threads are read in full', () => {
     const file = tempDb();
     const before = openDatabase(file, MIGRATIONS.filter((m) => m.version < 8));
     before.prepare("INSERT INTO run_threads (thread_key, platform, channel, thread, created_at) VALUES ('old', 'discord', 'discord:1', 'discord:2', ?)").run(NOW);

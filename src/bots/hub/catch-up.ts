@@ -14,7 +14,7 @@
  * the messages oldest first. Threads go side by side. A missed reply that would start a
  * refinement is marked `missed`: the thread is asked to confirm it with 🔁 (thread-controls.ts).
  * Reactions removed while the bot was down only update what the bot knows (a playtest does not
- * outlive a restart, so there is nothing to stop). Threads older than catch-up itself (migration 8)
+ * outlive a restart, so there is nothing to stop). Threads older than catch-up itself (migration 7)
  * take their first read as seen.
  */
 import type { Logger } from 'pino';

@@ -249,6 +249,12 @@ export class ChatHub {
     await this.delivery.drain();
   }
 
+  /** Stops taking events and finishes the ones in hand (a shutdown's first step; `stop` follows). */
+  async pause(): Promise<void> {
+    await this.inbound.close();
+    await this.controller.idle();
+  }
+
   /**
    * Stops taking events, finishes the ones in hand, writes buffered output to the outbox, stops
    * sending (pending rows stay for the next start) and disconnects every receiver.
