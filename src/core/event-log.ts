@@ -52,9 +52,17 @@ export class EventLog {
    * once `write` returned. When `write` throws, nothing is published and the error propagates.
    */
   writeWith<T>(event: RunEventData, write: (stamped: { data: RunEventData; createdAt: string }) => { result: T; event: RunEvent }): T {
+    return this.writeManyWith((stamp) => {
+      const { result, event: stored } = write(stamp(event));
+      return { result, events: [stored] };
+    });
+  }
+
+  /** As `writeWith`, for a transaction of the caller's that stores several events it stamps with `stamp`. */
+  writeManyWith<T>(write: (stamp: (event: RunEventData) => { data: RunEventData; createdAt: string }) => { result: T; events: RunEvent[] }): T {
     this.flush();
-    const { result, event: stored } = write(this.stamp(event));
-    this.publish([stored]);
+    const { result, events } = write((event) => this.stamp(event));
+    this.publish(events);
     return result;
   }
 

@@ -6,7 +6,7 @@
 import type { Run, RunEvent, RunEventData } from '../core/types.js';
 import type { Db } from './database.js';
 import type { RunEventsRepo } from './run-events-repo.js';
-import type { RunFinish, RunsRepo } from './runs-repo.js';
+import type { OwnerAlive, RunFinish, RunsRepo } from './runs-repo.js';
 
 export class RunSettleRepo {
   constructor(
@@ -27,5 +27,19 @@ export class RunSettleRepo {
       const [stored] = this.events.append(runId, [event]);
       return { result: run, event: stored! };
     })();
+  }
+
+  /**
+   * A run left `running` by a process that is gone becomes `interrupted` together with its events
+   * (`eventsOf` the interrupted row: a note and its `run_settled`), in one immediate transaction;
+   * null when it is no longer such an orphan (another process recovered it first, or its owner lives).
+   */
+  interruptOrphan(runId: string, reason: string, now: string, isOwnerAlive: OwnerAlive, eventsOf: (run: Run) => { data: RunEventData; createdAt: string }[]): RunEvent[] | null {
+    return this.db
+      .transaction(() => {
+        if (!this.runs.orphansRunning(isOwnerAlive).includes(runId) || !this.runs.markInterrupted(runId, reason, now)) return null;
+        return this.events.append(runId, eventsOf(this.runs.get(runId)!));
+      })
+      .immediate();
   }
 }
