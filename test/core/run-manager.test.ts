@@ -1,41 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/core/process-tree.js';
-import type { RunEngine } from '../../src/core/engine.js';
-import { makeHarness, eventsOf, nextEvent, type Harness } from '../support/engine-harness.js';
-import { MockLlm, transcript, type Responder } from '../support/mock-llm.js';
-import { gate, useGates } from '../support/gate.js';
-import { git, makeTempDir, useTempDirs } from '../support/temp.js';
+import { eventsOf, nextEvent } from '../support/engine-harness.js';
+import { transcript } from '../support/mock-llm.js';
+import { gate } from '../support/gate.js';
+import { toolThenText, useRunManagerSuite } from '../support/run-manager-suite.js';
+import { git, makeTempDir } from '../support/temp.js';
 
-useTempDirs();
-useGates();
-
-let llm: MockLlm;
-const open: RunEngine[] = [];
-
-beforeAll(async () => {
-  llm = await MockLlm.start();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  for (const e of open.splice(0)) await e.close();
-  llm.reset();
-});
-
-async function harness(options: Parameters<typeof makeHarness>[1] = {}): Promise<Harness> {
-  const h = await makeHarness(llm, options);
-  open.push(h.engine);
-  if (!h.engine.cards.get('card-1')) h.engine.cards.add({ id: 'card-1', title: 'Add a jump button', body: 'Space makes the player jump.' });
-  return h;
-}
-
-/** First request: run `command` with bash; then answer the tool result with a fixed text. */
-function toolThenText(command: string, text = 'All done.'): Responder {
-  return (req) => (req.messages.at(-1)?.role === 'tool' ? { text } : { toolCalls: [{ name: 'bash', arguments: { command } }] });
-}
+// Refinements and the one-agent-per-directory rule: run-manager-refine.test.ts (two files run side by side).
+const suite = useRunManagerSuite();
+const harness = suite.harness.bind(suite);
 
 describe('RunManager with the real pi agent', () => {
   it('runs a card in a fresh worktree; the agent commit lands on the run branch and is recorded', async () => {
@@ -64,14 +39,14 @@ describe('RunManager with the real pi agent', () => {
     expect(settled.filesChanged).toEqual([expect.stringMatching(/^mock-\d+\.txt$/)]);
     expect(done.tokensTotal).toBeGreaterThan(0);
     // The prompt carried the card and the contract.
-    const first = transcript(llm.requests[0]!).join('\n');
+    const first = transcript(suite.llm.requests[0]!).join('\n');
     expect(first).toContain('Add a jump button');
     expect(first).toContain(run.branch!);
   });
 
   it('warns when the agent leaves uncommitted changes', async () => {
     const { engine } = await harness();
-    llm.respond(toolThenText('echo half-done > wip.txt'));
+    suite.llm.respond(toolThenText('echo half-done > wip.txt'));
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('succeeded');
@@ -81,7 +56,7 @@ describe('RunManager with the real pi agent', () => {
 
   it('fails the run with the model error', async () => {
     const { engine } = await harness();
-    llm.respond(() => ({ status: 400, message: 'context too spicy' }));
+    suite.llm.respond(() => ({ status: 400, message: 'context too spicy' }));
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('failed');
@@ -92,19 +67,19 @@ describe('RunManager with the real pi agent', () => {
   it('delivers a steer before the next model call and records who sent it', async () => {
     const { engine } = await harness();
     const tool = gate();
-    llm.respond((req) => {
-      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: tool.command(llm, 'tool') } }] };
+    suite.llm.respond((req) => {
+      if (req.index === 0) return { toolCalls: [{ name: 'bash', arguments: { command: tool.command(suite.llm, 'tool') } }] };
       return { text: `seen: ${transcript(req).slice(-2).join(' | ')}` };
     });
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
-    await llm.waitForSignal('tool');
+    await suite.llm.waitForSignal('tool');
     // The tool runs until the gate opens: the steer is queued during it, whatever the machine's load.
     await engine.manager.steer(run.id, 'use the blue sprite', 'discord:42');
     tool.open();
     const done = await engine.manager.waitForSettled(run.id);
     expect(done.status).toBe('succeeded');
     // The second model call already carried the steer, after the tool result.
-    expect(transcript(llm.requests[1]!).slice(-2)).toEqual([expect.stringMatching(/^tool: /), 'user: use the blue sprite']);
+    expect(transcript(suite.llm.requests[1]!).slice(-2)).toEqual([expect.stringMatching(/^tool: /), 'user: use the blue sprite']);
     expect(eventsOf(engine, run, 'user_message')).toEqual([{ type: 'user_message', kind: 'steer', text: 'use the blue sprite', by: 'discord:42' }]);
     await expect(engine.manager.steer(run.id, 'too late', 'x')).rejects.toMatchObject({ code: 'RUN_NOT_ACTIVE' });
   });
@@ -112,9 +87,9 @@ describe('RunManager with the real pi agent', () => {
   it('stops a run during a tool: status stopped, no process of the tool left, a follow-up still queued named as not delivered', async () => {
     const { engine } = await harness();
     const pidFile = path.join(makeTempDir(), 'sleep.pid');
-    llm.respond(toolThenText(`sleep 60 & echo $! > ${pidFile}; ${llm.signalCommand('sleeping')}; wait`));
+    suite.llm.respond(toolThenText(`sleep 60 & echo $! > ${pidFile}; ${suite.llm.signalCommand('sleeping')}; wait`));
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
-    await llm.waitForSignal('sleeping');
+    await suite.llm.waitForSignal('sleeping');
     const sleepPid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(isAlive(sleepPid)).toBe(true);
     // Queued by pi for when the agent would stop; a stop ends the run before that (issue 10 §7: never silently).
@@ -129,96 +104,6 @@ describe('RunManager with the real pi agent', () => {
     ]);
     // Stopping again is a no-op.
     expect(await engine.manager.stop(run.id, 'discord:7')).toBe(false);
-  });
-
-  it('refines a settled run: same worktree and branch, the session continues with the earlier history', async () => {
-    const { engine } = await harness();
-    const first = await engine.manager.start({ cardId: 'card-1', startedBy: 'test' });
-    const firstDone = await engine.manager.waitForSettled(first.id);
-    const before = llm.requests.length;
-
-    const refinement = await engine.manager.refine({ runId: first.id, prompt: 'make the jump higher', startedBy: 'discord:9' });
-    expect(refinement).toMatchObject({
-      parentRunId: first.id,
-      ownsWorktree: false,
-      worktreePath: first.worktreePath,
-      branch: first.branch,
-      sessionFile: first.sessionFile,
-      startedBy: 'discord:9',
-    });
-    const done = await engine.manager.waitForSettled(refinement.id);
-    expect(done.status).toBe('succeeded');
-    const sent = transcript(llm.requests[before]!);
-    expect(sent.at(-1)).toBe('user: make the jump higher');
-    expect(sent.join('\n')).toContain(firstDone.summary!.split('\n')[0]!);
-    expect(sent.filter((l) => l.startsWith('tool: ')).length).toBeGreaterThan(0);
-  });
-
-  it('refuses each refinement precondition with a clear error', async () => {
-    const { engine } = await harness();
-    const m = engine.manager;
-    await expect(m.refine({ runId: 'nope-nope', startedBy: 't' })).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
-
-    llm.respond((req) => (req.index === 0 ? { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('busy')}; sleep 2` } }] } : { text: 'ok' }));
-    const running = await m.start({ cardId: 'card-1', startedBy: 't' });
-    await llm.waitForSignal('busy');
-    await expect(m.refine({ runId: running.id, startedBy: 't' })).rejects.toThrow(/still running/);
-    await m.waitForSettled(running.id);
-    llm.reset();
-
-    const noWorktree = await m.start({ cardId: 'card-1', useWorktree: false, startedBy: 't' });
-    await m.waitForSettled(noWorktree.id);
-    await expect(m.refine({ runId: noWorktree.id, startedBy: 't' })).rejects.toThrow(/without a worktree/);
-
-    // Session file gone.
-    fs.rmSync(m.get(running.id)!.sessionFile!);
-    await expect(m.refine({ runId: running.id, startedBy: 't' })).rejects.toThrow(/agent session .* is gone/);
-
-    // Worktree cleaned up.
-    const other = await m.start({ cardId: 'card-1', startedBy: 't' });
-    await m.waitForSettled(other.id);
-    await engine.worktrees.remove(other.worktreePath!, other.branch!);
-    await expect(m.refine({ runId: other.id, startedBy: 't' })).rejects.toThrow(/no worktree any more/);
-
-    // A refinement already working in the worktree blocks a second one.
-    const base = await m.start({ cardId: 'card-1', startedBy: 't' });
-    await m.waitForSettled(base.id);
-    llm.respond(() => ({ toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('refining')}; sleep 2` } }] }));
-    const r1 = await m.refine({ runId: base.id, startedBy: 't' });
-    await llm.waitForSignal('refining');
-    await expect(m.refine({ runId: base.id, startedBy: 't' })).rejects.toMatchObject({ code: 'REFINE_PRECONDITION' });
-    await m.stop(r1.id, 't');
-  });
-
-  it('never removes a worktree while a run uses it, and hands it to the remaining refinement', async () => {
-    const { engine } = await harness();
-    const m = engine.manager;
-    const owner = await m.start({ cardId: 'card-1', startedBy: 't' });
-    await m.waitForSettled(owner.id);
-    llm.respond((req) => (req.messages.at(-1)?.role === 'tool' ? { text: 'ok' } : { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('ref')}; sleep 2` } }] }));
-    const refinement = await m.refine({ runId: owner.id, startedBy: 't' });
-    await llm.waitForSignal('ref');
-
-    await expect(m.remove(refinement.id)).rejects.toMatchObject({ code: 'RUN_ACTIVE' });
-    expect(await m.remove(owner.id)).toEqual({ worktreeRemoved: false });
-    expect(fs.existsSync(owner.worktreePath!)).toBe(true);
-    expect(m.get(owner.id)).toBeUndefined();
-    expect(m.events(owner.id)).toEqual([]);
-
-    const done = await m.waitForSettled(refinement.id);
-    expect(done.status).toBe('succeeded');
-    expect(m.get(refinement.id)!.ownsWorktree).toBe(true);
-    expect(await m.remove(refinement.id)).toEqual({ worktreeRemoved: true });
-    expect(fs.existsSync(owner.worktreePath!)).toBe(false);
-  });
-
-  it('never runs two agents in one working directory', async () => {
-    const { engine } = await harness();
-    llm.respond((req) => (req.messages.at(-1)?.role === 'tool' ? { text: 'ok' } : { toolCalls: [{ name: 'bash', arguments: { command: `${llm.signalCommand('one')}; sleep 2` } }] }));
-    const a = await engine.manager.start({ cardId: 'card-1', useWorktree: false, startedBy: 't' });
-    await llm.waitForSignal('one');
-    await expect(engine.manager.start({ cardId: 'card-1', useWorktree: false, startedBy: 't' })).rejects.toMatchObject({ code: 'WORKTREE_BUSY' });
-    await engine.manager.stop(a.id, 't');
   });
 
   it('rejects an unknown card and a REPO_ROOT that is not a git repository', async () => {
@@ -236,7 +121,7 @@ describe('RunManager with the real pi agent', () => {
     const run = await engine.manager.start({ cardId: 'card-1', startedBy: 't' });
     await engine.manager.waitForSettled(run.id);
     // The agent got the token in its prompt; the stored prompt has it blanked out.
-    const sent = transcript(llm.requests[0]!).join('\n');
+    const sent = transcript(suite.llm.requests[0]!).join('\n');
     const token = /Run token[^:]*: ([A-Za-z0-9_-]+)\./.exec(sent)![1]!;
     expect(run.prompt).not.toContain(token);
     expect(run.prompt).toContain('<run token>');
@@ -296,7 +181,6 @@ describe('restart recovery', () => {
     // Simulate a crash mid-run: the row says running, owned by a process that no longer exists.
     first.engine.store.db.prepare("UPDATE agent_runs SET status = 'running', finished_at = NULL, owner_pid = 2147483000 WHERE id = ?").run(run.id);
     await first.engine.close();
-    open.splice(open.indexOf(first.engine), 1);
 
     const second = await harness({ repo: first.repo, dataDir: first.dataDir });
     const recovered = second.engine.manager.get(run.id)!;

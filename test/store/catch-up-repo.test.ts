@@ -67,7 +67,7 @@ describe('catch-up store', () => {
 
   it('migration 7 marks the threads that already exist as a baseline (their first read is taken as seen); later threads are read in full', () => {
     const file = tempDb();
-    const before = openDatabase(file, MIGRATIONS.filter((m) => m.version < 8));
+    const before = openDatabase(file, MIGRATIONS.filter((m) => m.version < 7));
     before.prepare("INSERT INTO run_threads (thread_key, platform, channel, thread, created_at) VALUES ('old', 'discord', 'discord:1', 'discord:2', ?)").run(NOW);
     before.close();
     const store = open(file);

@@ -103,21 +103,3 @@ it('a 429 on one thread’s post neither duplicates it nor stalls another thread
   expect(threadPosts(w.slack, a.rootTs).filter((m) => m.text.includes('note for a'))).toHaveLength(1);
   expect(w.slack.rateLimitHits.slice(hits).map((h) => h.injected)).toEqual([true]);
 });
-
-it('a post whose answer was lost is found by its metadata and not posted twice', async () => {
-  const { a, finish } = await twoBusyRuns('lost');
-  const lookups = w.slack.calls('conversations.replies').length;
-  w.slack.injectFault({ method: 'chat.postMessage', afterEffect: true, drop: true });
-  w.slack.userMessage({ channel: 'general', thread_ts: a.rootTs, text: 'a note whose answer is lost', user: 'alice' });
-  await w.slack.waitFor(() => w.slack.calls('conversations.replies').length > lookups, { description: 'the lookup by metadata', ...LONG });
-  await finish();
-  const notes = threadPosts(w.slack, a.rootTs).filter((m) => m.text.includes('a note whose answer is lost'));
-  expect(notes).toHaveLength(1);
-  const lookup = w.slack.calls('conversations.replies').at(-1)!;
-  expect(lookup.params).toMatchObject({ ts: a.rootTs });
-  expect(String(lookup.params.include_all_metadata)).toBe('true');
-  const row = w.h.engine.store.outbox.findByPlatformMsg(`slack:${w.slack.channels.general}:${notes[0]!.ts}`);
-  expect(row, 'the outbox row records the ts found by the lookup').toBeDefined();
-  const nonces = w.slack.botPosts('general').map((p) => p.metadata?.event_payload.nonce);
-  expect(new Set(nonces).size).toBe(nonces.length);
-});

@@ -1,6 +1,6 @@
 /** Catch-up after downtime on Discord: the real discord.js bot restarted against the fake Discord (catch-up-contract.ts). */
-import { describeCatchUp } from '../contract/catch-up-contract.js';
-import { makeDiscordDriver } from '../contract/discord-driver.js';
+import { describeCatchUp } from '../bots/contract/catch-up-contract.js';
+import { makeDiscordDriver } from '../bots/contract/discord-driver.js';
 
 describeCatchUp('Discord', async () => {
   const d = await makeDiscordDriver();

@@ -1,6 +1,6 @@
 /** Catch-up after downtime on Slack: the real Bolt bot restarted against the fake Slack (catch-up-contract.ts). */
-import { describeCatchUp } from '../contract/catch-up-contract.js';
-import { makeSlackDriver } from '../contract/slack-driver.js';
+import { describeCatchUp } from '../bots/contract/catch-up-contract.js';
+import { makeSlackDriver } from '../bots/contract/slack-driver.js';
 
 describeCatchUp('Slack', async () => {
   const d = await makeSlackDriver();
