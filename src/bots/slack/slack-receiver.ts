@@ -78,15 +78,9 @@ function createReadClient(slack: SlackConfig): InstanceType<typeof webApi.WebCli
   });
 }
 
-/** For `users.info`: fails fast instead of retrying for half an hour before an event is handled. */
+/** For `users.info`: fails fast instead of retrying for half an hour before an event is handled (the write client's options, a shorter timeout). */
 function createLookupClient(slack: SlackConfig): InstanceType<typeof webApi.WebClient> {
-  return new webApi.WebClient(slack.botToken, {
-    ...clientOptions(slack),
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: LOOKUP_TIMEOUT_MS,
-    logLevel: webApi.LogLevel.ERROR,
-  });
+  return createWriteClient(slack, LOOKUP_TIMEOUT_MS);
 }
 
 export class SlackReceiver implements Receiver {
