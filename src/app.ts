@@ -96,13 +96,16 @@ export async function startBot(config: Config, io: BotIo = { stdin: process.stdi
     }
     await hub.start(receivers);
     hubStarted = true;
-    // A signal during start-up: its shutdown did not know the receivers yet.
-    if (stopping) await hub.stop();
-    // Runs a previous process left queued wait here again, in their order.
-    engine.manager.resumeQueue();
-    // Then what was said in the threads of recent runs while the bot was down (in the background).
-    void hub.catchUp();
-    logger.info({ platforms: receivers.map((r) => r.platform) }, 'bot started');
+    if (stopping) {
+      // A signal during start-up: its shutdown did not know the receivers yet; start nothing more.
+      await hub.stop();
+    } else {
+      // Runs a previous process left queued wait here again, in their order.
+      engine.manager.resumeQueue();
+      // Then what was said in the threads of recent runs while the bot was down (in the background).
+      void hub.catchUp();
+      logger.info({ platforms: receivers.map((r) => r.platform) }, 'bot started');
+    }
     // Until a receiver ends by itself (console :quit, Discord session lost) or a signal comes.
     await Promise.race([hub.done, stopRequested]);
   } finally {
