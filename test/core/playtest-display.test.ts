@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Playtests, type PlaytestSettings } from '../../src/core/playtest.js';
-import { processTree } from '../../src/core/process-tree.js';
 import { Sandbox } from '../../src/core/sandbox.js';
 import { silentLogger } from '../../src/logger.js';
 import { PlaytestRecorder } from '../support/playtest-recorder.js';
+import { hasTool, pixel, xProcesses } from '../support/x11-probe.js';
 
 const GAME = path.resolve('test/fixtures/playtest/colour-game.sh');
-const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const has = hasTool;
 const missing = ['Xvfb', 'import', 'display', 'convert'].filter((t) => !has(t));
 if (missing.length > 0) {
   console.warn(`playtest display tests skipped: ${missing.join(', ')} not installed (apt-get install xvfb imagemagick; .ci/run does it as root)`);
@@ -22,27 +22,10 @@ if (missing.length === 0 && noFfmpeg) console.warn('playtest clip test skipped: 
 
 const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
 
-/** Red, green, blue (0-255) of one pixel of a PNG, read by ImageMagick. */
-function pixel(file: string, x: number, y: number): number[] {
-  const channel = (c: string) => `%[fx:int(255*p{${x},${y}}.${c}+0.5)]`;
-  return execFileSync('convert', [file, '-format', `${channel('r')},${channel('g')},${channel('b')}`, 'info:'], { encoding: 'utf8' }).split(',').map(Number);
-}
-
 function worktree(colour: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'playtest-wt-'));
   fs.writeFileSync(path.join(dir, 'colour.txt'), `${colour}\n`);
   return dir;
-}
-
-/** This test process's descendants that are an X server or the fixture game. */
-function xProcesses(): number[] {
-  return processTree(process.pid).filter((pid) => {
-    try {
-      return /^(Xvfb|display.*|magick)$/.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  });
 }
 
 function gone(pid: number): boolean {

@@ -4,41 +4,27 @@
  * Discord) whose pixels have that run's colour; ⏹️ stops each game and its virtual X server.
  * The game is test/fixtures/playtest/colour-game.sh, a real X11 window on its own Xvfb.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processTree } from '../../../src/core/process-tree.js';
 import { MockLlm, transcript } from '../../support/mock-llm.js';
 import { makeTempDir, useTempDirs } from '../../support/temp.js';
+import { hasTool, pixel, xProcesses } from '../../support/x11-probe.js';
 import { AGENT_WAIT, botMessages, runCommand, startWorld, type StartedRun, type World } from './discord-e2e-support.js';
 
 useTempDirs();
 
 const GAME = path.resolve('test/fixtures/playtest/colour-game.sh');
-const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const missing = ['Xvfb', 'import', 'display', 'convert', 'xdotool'].filter((t) => !has(t));
+const missing = ['Xvfb', 'import', 'display', 'convert', 'xdotool'].filter((t) => !hasTool(t));
 if (missing.length > 0) {
   console.warn(`Discord playtest screenshot test skipped: ${missing.join(', ')} not installed (apt-get install xvfb imagemagick xdotool; .ci/run does it as root)`);
 }
 
-/** Red, green, blue (0-255) of one pixel of a PNG, read by ImageMagick. */
-function pixel(png: Buffer, x: number, y: number): number[] {
+/** Red, green, blue (0-255) of one pixel of a PNG's bytes. */
+function pixelOf(png: Buffer, x: number, y: number): number[] {
   const file = path.join(makeTempDir(), 'shot.png');
   fs.writeFileSync(file, png);
-  const channel = (c: string) => `%[fx:int(255*p{${x},${y}}.${c}+0.5)]`;
-  return execFileSync('convert', [file, '-format', `${channel('r')},${channel('g')},${channel('b')}`, 'info:'], { encoding: 'utf8' }).split(',').map(Number);
-}
-
-/** This test process's descendants that are an X server or the fixture game. */
-function xProcesses(): number[] {
-  return processTree(process.pid).filter((pid) => {
-    try {
-      return /^(Xvfb|display.*|magick)$/.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  });
+  return pixel(file, x, y);
 }
 
 describe.skipIf(missing.length > 0)('playtests on Discord', () => {
@@ -73,8 +59,8 @@ describe.skipIf(missing.length > 0)('playtests on Discord', () => {
         () => botMessages(w.fake, r.threadId).flatMap((m) => m.attachments).find((a) => a.filename.endsWith('.png')),
         { description: `a screenshot in the thread of run ${r.run.id}`, ...AGENT_WAIT },
       );
-      expect(pixel(shot.data, 10, 10)).toEqual(rgb);
-      expect(pixel(shot.data, 320, 240)).toEqual(rgb);
+      expect(pixelOf(shot.data, 10, 10)).toEqual(rgb);
+      expect(pixelOf(shot.data, 320, 240)).toEqual(rgb);
     }
 
     for (const [r] of runs) w.fake.addReaction({ messageId: r.headerId, emoji: '⏹️', user: 'alice' });
