@@ -3,11 +3,11 @@
  * output read as redacted lines, and stopped with its whole tree (cargo starts the game as its
  * child; games start helpers) so that nothing outlives it.
  */
-import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { errorText } from './errors.js';
+import { pidRunning } from './process-identity.js';
 import { processTree, signalTree } from './process-tree.js';
 import type { Redactor } from './redact.js';
 
@@ -102,21 +102,6 @@ export function spawnPlaytestProcess(command: string, args: string[], opts: Spaw
   };
 }
 
-/** Alive and not a zombie (a killed child nobody has reaped yet counts as gone). */
-export function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return !fs.existsSync('/proc/self/stat');
-  }
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -135,7 +120,7 @@ export async function stopPlaytestProcess(proc: PlaytestProcess, graceMs: number
   });
   const signal = (sig: NodeJS.Signals): void => {
     const now = proc.pid > 0 ? processTree(proc.pid) : [];
-    const all = [...new Set([...pids, ...now, ...pids.flatMap((p) => (running(p) ? processTree(p) : []))])];
+    const all = [...new Set([...pids, ...now, ...pids.flatMap((p) => (pidRunning(p) ? processTree(p) : []))])];
     if (proc.pid > 0) signalTree([proc.pid], sig); // the group, even when its leader is gone
     signalTree(all, sig);
     for (const pid of all) if (!pids.includes(pid)) pids.push(pid);
@@ -143,17 +128,17 @@ export async function stopPlaytestProcess(proc: PlaytestProcess, graceMs: number
   const gone = async (ms: number): Promise<boolean> => {
     const deadline = Date.now() + ms;
     for (;;) {
-      if (exited && !pids.some(running)) return true;
+      if (exited && !pids.some(pidRunning)) return true;
       if (Date.now() >= deadline) return false;
       await delay(POLL_MS);
     }
   };
   signal('SIGTERM');
   if (await gone(graceMs)) return;
-  log.warn({ pid: proc.pid, alive: pids.filter(running) }, 'playtest ignored SIGTERM; killing');
+  log.warn({ pid: proc.pid, alive: pids.filter(pidRunning) }, 'playtest ignored SIGTERM; killing');
   signal('SIGKILL');
   if (await gone(graceMs)) return;
-  log.warn({ pid: proc.pid, alive: pids.filter(running) }, 'playtest output still open after SIGKILL; closing our end');
+  log.warn({ pid: proc.pid, alive: pids.filter(pidRunning) }, 'playtest output still open after SIGKILL; closing our end');
   proc.closeOutput();
   await proc.result;
 }

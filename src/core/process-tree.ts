@@ -6,24 +6,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { allProcesses, procStat } from './process-identity.js';
 
 /** Parent pid of every live process, read from /proc (Linux) or `ps` (elsewhere). */
 function parentMap(): Map<number, number> {
+  if (fs.existsSync('/proc/self/stat')) return new Map(allProcesses().map((p) => [p.pid, p.ppid]));
   const map = new Map<number, number>();
-  if (fs.existsSync('/proc/self/stat')) {
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-        // The command name is in parentheses and may contain spaces: read after the last ')'.
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        map.set(Number(name), Number(rest[1]));
-      } catch {
-        // The process ended while we read.
-      }
-    }
-    return map;
-  }
   const out = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
   for (const line of out.split('\n')) {
     const [pid, ppid] = line.trim().split(/\s+/).map(Number);
@@ -86,12 +74,7 @@ export function signalTree(pids: number[], signal: NodeJS.Signals): void {
  * pid 1, which in some containers reaps only after a while.
  */
 export function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
+  return procStat(pid)?.state === 'Z';
 }
 
 /** Processes among `pids` that are still alive (zombies included, until they are reaped). */
