@@ -113,13 +113,14 @@ export class RunManager {
     const reason = 'the bot stopped while this run was active; refine it to continue';
     // Our pid here is an earlier process's (containers reuse pids); others count only with their start time.
     const alive = (pid: number, start: string | null) => pid !== process.pid && isSameProcess(pid, start);
-    // Each run's row and its events in one transaction: a crash here leaves no thread without its end.
-    const ids = this.deps.store.runs.orphansRunning(alive).filter((id) =>
-      this.deps.events.writeManyWith((stamp) => {
-        const events = this.deps.store.settle.interruptOrphan(id, reason, this.now().toISOString(), alive, (run) => [stamp({ type: 'warning', message: reason }), stamp(settledEvent(run, [], 0))]);
-        return { result: events !== null, events: events ?? [] };
-      }),
-    );
+    // Rows and their events in one transaction: a crash here leaves no thread without its end.
+    const ids = this.deps.events.writeManyWith((stamp) => {
+      const { ids, events } = this.deps.store.settle.interruptOrphans(this.now().toISOString(), reason, alive, (run) => [
+        stamp({ type: 'warning', message: reason }),
+        stamp(settledEvent(run, [], 0)),
+      ]);
+      return { result: ids, events };
+    });
     if (ids.length > 0) this.deps.logger.warn({ runs: ids }, 'marked runs left running by a previous process as interrupted');
     return ids;
   }

@@ -30,15 +30,15 @@ export class RunSettleRepo {
   }
 
   /**
-   * A run left `running` by a process that is gone becomes `interrupted` together with its events
-   * (`eventsOf` the interrupted row: a note and its `run_settled`), in one immediate transaction;
-   * null when it is no longer such an orphan (another process recovered it first, or its owner lives).
+   * Runs left `running` by processes that are gone become `interrupted` (`RunsRepo.interruptOrphans`)
+   * together with their events (`eventsOf` each interrupted row: a note and its `run_settled`), in
+   * one immediate transaction, so two processes recovering at once mark and tell each run once.
    */
-  interruptOrphan(runId: string, reason: string, now: string, isOwnerAlive: OwnerAlive, eventsOf: (run: Run) => { data: RunEventData; createdAt: string }[]): RunEvent[] | null {
+  interruptOrphans(now: string, reason: string, isOwnerAlive: OwnerAlive, eventsOf: (run: Run) => { data: RunEventData; createdAt: string }[]): { ids: string[]; events: RunEvent[] } {
     return this.db
       .transaction(() => {
-        if (!this.runs.orphansRunning(isOwnerAlive).includes(runId) || !this.runs.markInterrupted(runId, reason, now)) return null;
-        return this.events.append(runId, eventsOf(this.runs.get(runId)!));
+        const ids = this.runs.interruptOrphans(now, reason, isOwnerAlive);
+        return { ids, events: ids.flatMap((id) => this.events.append(id, eventsOf(this.runs.get(id)!))) };
       })
       .immediate();
   }

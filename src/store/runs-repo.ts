@@ -277,15 +277,6 @@ export class RunsRepo {
       .immediate();
   }
 
-  /** Marks one `running` run `interrupted` (false when it is not running any more). */
-  markInterrupted(id: string, reason: string, now: string): boolean {
-    return (
-      this.db
-        .prepare("UPDATE agent_runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE id = ? AND status = 'running'")
-        .run(reason, now, id).changes > 0
-    );
-  }
-
   /** Ids of `running` rows whose owning process is gone (what `interruptOrphans` would mark). */
   orphansRunning(isOwnerAlive: OwnerAlive): string[] {
     const rows = this.db.prepare("SELECT id, owner_pid, owner_start FROM agent_runs WHERE status = 'running'").all() as (OwnerCols & { id: string })[];
