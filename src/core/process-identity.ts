@@ -90,6 +90,14 @@ export function isSameProcess(pid: number | null, start: string | null): boolean
   return now !== null && now === start && !exited(pid);
 }
 
+/**
+ * An owner recorded by an earlier process is alive: another live process with that pid and start
+ * time. At start-up a row with our own pid is an earlier process's (a container reuses pids).
+ */
+export function isEarlierOwnerAlive(pid: number, start: string | null): boolean {
+  return pid !== process.pid && isSameProcess(pid, start);
+}
+
 /** Alive in the sense of kill(pid, 0), zombies excluded. */
 export function pidRunning(pid: number): boolean {
   try {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ProcessRecord } from '../store/process-records-repo.js';
 import { allProcesses, isSameProcess, pidRunning, procStat, selfAndAncestors, type ProcStat } from './process-identity.js';
-import { processesWorkingIn, processTree } from './process-tree.js';
+import { processesWorkingIn, processTree, signalTree } from './process-tree.js';
 
 /** A worktree whose processes started at or after `sinceTicks` belong to a dead run. */
 export interface SweepDir {
@@ -149,15 +149,9 @@ export async function reapOrphans(records: ProcessRecord[], sweeps: SweepDir[], 
 export function endTreesSync(roots: number[], graceMs = 300): void {
   const pids = [...new Set(roots.flatMap((root) => processTree(root)))];
   if (pids.length === 0) return;
-  const send = (sig: NodeJS.Signals) => {
-    for (const pid of pids) {
-      signal(-pid, sig);
-      signal(pid, sig);
-    }
-  };
-  send('SIGTERM');
+  signalTree(pids, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   while (pids.some(pidRunning) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
-  if (pids.some(pidRunning)) send('SIGKILL');
+  if (pids.some(pidRunning)) signalTree(pids, 'SIGKILL');
 }

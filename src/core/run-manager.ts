@@ -14,7 +14,7 @@ import type { Cards } from './cards.js';
 import { assertFreeDisk } from './disk-space.js';
 import { AppError, NotFoundError, UserError } from './errors.js';
 import type { EventLog, RunEventListener } from './event-log.js';
-import { isSameProcess, ownStartTime } from './process-identity.js';
+import { isEarlierOwnerAlive, isSameProcess, ownStartTime } from './process-identity.js';
 import { endTreesSync } from './process-reaper.js';
 import { buildPrompt, refinementPrompt } from './prompt.js';
 import { assertRefinable } from './refine-rules.js';
@@ -111,11 +111,9 @@ export class RunManager {
    */
   recoverInterrupted(): string[] {
     const reason = 'the bot stopped while this run was active; refine it to continue';
-    // Our pid here is an earlier process's (containers reuse pids); others count only with their start time.
-    const alive = (pid: number, start: string | null) => pid !== process.pid && isSameProcess(pid, start);
     // Rows and their events in one transaction: a crash here leaves no thread without its end.
     const ids = this.deps.events.writeManyWith((stamp) => {
-      const { ids, events } = this.deps.store.settle.interruptOrphans(this.now().toISOString(), reason, alive, (run) => [
+      const { ids, events } = this.deps.store.settle.interruptOrphans(this.now().toISOString(), reason, isEarlierOwnerAlive, (run) => [
         stamp({ type: 'warning', message: reason }),
         stamp(settledEvent(run, [], 0)),
       ]);

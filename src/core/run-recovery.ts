@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { ProcessRecord } from '../store/process-records-repo.js';
-import { isSameProcess, ownStartTime } from './process-identity.js';
+import { isEarlierOwnerAlive, isSameProcess, ownStartTime } from './process-identity.js';
 import { reapOrphans, ticksAt, ticksOf, type ReapOptions, type SweepDir } from './process-reaper.js';
 import { processTree } from './process-tree.js';
 
@@ -20,18 +20,12 @@ export interface RecoveryDeps {
   reap?: Pick<ReapOptions, 'termMs' | 'killMs'>;
 }
 
-/** A recorded owner that still runs (this process counts, other pids only with their start time). */
-function ownerAlive(pid: number, start: string | null): boolean {
-  return isSameProcess(pid, start);
-}
-
 /** Ends the left-over processes of dead owners and forgets their records; resolves with the pids ended. */
 export async function reapLeftovers(deps: RecoveryDeps): Promise<number[]> {
   const { store, logger } = deps;
   const records = store.processes.list();
-  const dead = records.filter((r) => !ownerAlive(r.ownerPid, r.ownerStart));
-  // At start-up a run row with our own pid is an earlier process's (a container reuses pids).
-  const orphanRuns = store.runs.orphansRunning((pid, start) => pid !== process.pid && ownerAlive(pid, start));
+  const dead = records.filter((r) => !isSameProcess(r.ownerPid, r.ownerStart));
+  const orphanRuns = store.runs.orphansRunning(isEarlierOwnerAlive);
   const now = ownStartTime();
   const sweeps: SweepDir[] = [];
   const sweep = (dir: string | null, sinceTicks: number | null) => {
@@ -55,14 +49,14 @@ export async function reapLeftovers(deps: RecoveryDeps): Promise<number[]> {
 function liveTrees(records: ProcessRecord[], store: Pick<Store, 'runs'>): Set<number> {
   const roots = new Set<number>([process.pid]);
   for (const r of records) {
-    if (!ownerAlive(r.ownerPid, r.ownerStart)) continue;
+    if (!isSameProcess(r.ownerPid, r.ownerStart)) continue;
     roots.add(r.ownerPid);
     if (isSameProcess(r.pid, r.startTime)) roots.add(r.pid);
   }
   for (const status of ['running', 'queued'] as const) {
     for (const run of store.runs.listByStatus(status)) {
       const owner = store.runs.ownerOf(run.id);
-      if (owner?.pid && owner.pid !== process.pid && ownerAlive(owner.pid, owner.start)) roots.add(owner.pid);
+      if (owner?.pid && isEarlierOwnerAlive(owner.pid, owner.start)) roots.add(owner.pid);
     }
   }
   const out = new Set<number>();
