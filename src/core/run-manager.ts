@@ -85,6 +85,8 @@ export class RunManager {
   private readonly queue: RunQueue;
   /** Runs of this process waiting in the queue: settled when they were cancelled or, once admitted, when their agent settles. */
   private readonly waiting = new Map<string, Promise<Run>>();
+  /** Admitted runs whose launch has not registered them yet (a stop then waits for it). */
+  private readonly launching = new Map<string, Promise<void>>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: RunManagerDeps) {
@@ -207,6 +209,8 @@ export class RunManager {
   private whenAdmitted(id: string, cwd: string, onQueued: ((position: number) => void) | undefined, launch: LaunchOptions): Promise<Run> {
     let settle!: (run: Run) => void;
     this.waiting.set(id, new Promise<Run>((resolve) => (settle = resolve)));
+    let registered!: () => void;
+    this.launching.set(id, new Promise<void>((resolve) => (registered = resolve)));
     const started = (async () => {
       try {
         const admitted = this.queue.wait(id);
@@ -217,7 +221,11 @@ export class RunManager {
         this.dirs.release(cwd, id);
         if (!(err instanceof AppError && err.code === 'SHUTTING_DOWN')) this.settleUnstarted(id, 'stopped', null);
         throw err;
+      } finally {
+        this.launching.delete(id);
+        registered();
       }
+      // `launch` registers the run before its first await: from here a stop reaches it.
       const launched = this.active.launch(id, cwd, launch);
       void (this.active.settled(id) ?? launched).then(settle, () => settle(this.require(id)));
       return launched;
@@ -399,6 +407,8 @@ export class RunManager {
       await waiting;
       return true;
     }
+    // Admitted a moment ago: its launch registers it in a moment.
+    await this.launching.get(run.id);
     return this.active.stop(run.id, () => this.deps.events.append(run.id, { type: 'stop_requested', by }));
   }
 

@@ -56,15 +56,7 @@ export class CommandHandlers {
     let refusal: string | null = null;
     const refuse = (runId: string, reason: string) => {
       refusal ??= reason;
-      // A run admitted a moment ago is not stoppable until its launch registers it: try again then.
-      const stop = (): void =>
-        void manager.stop(runId, null).then(
-          (stopped) => {
-            if (!stopped && manager.isActive(runId)) this.ctx.clock.setTimeout(stop, 20);
-          },
-          (err: unknown) => logger.warn({ err, runId }, 'could not stop a run whose thread was refused'),
-        );
-      stop();
+      manager.stop(runId, null).catch((err: unknown) => logger.warn({ err, runId }, 'could not stop a run whose thread was refused'));
     };
     let queued!: (position: number) => void;
     const waiting = new Promise<number>((resolve) => (queued = resolve));
